@@ -1,0 +1,243 @@
+// Package config owns Ringside's one configuration file: the Config type, every
+// default (in code, in Default), strict YAML decoding that reports unknown keys
+// with their line, RINGSIDE_<PATH> environment overrides, secrets that may be
+// read from files and never print, and the validation that runs before
+// anything connects. Every problem is reported at once.
+//
+// Precedence, lowest first: Default(), the file, the environment. Keys are
+// named by their dotted path (pbx.asterisk.url); the environment variable of a
+// key is RINGSIDE_ followed by the path upper-cased with dots turned into
+// underscores (RINGSIDE_PBX_ASTERISK_URL). A key written without a value
+// (`pbx:` or `node_id:` alone) keeps its default.
+//
+// Every secret key x also accepts x_file, the path of a file holding the
+// secret (trailing newlines trimmed; a relative path is relative to the
+// working directory). One source may not set both; an environment variable
+// for either replaces whatever the file said about that secret.
+//
+// configs/ringside.example.yaml documents every key with its default; a test
+// keeps the two in step.
+package config
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ringside/ringside/pkg/backoff"
+)
+
+// PBX kinds accepted in pbx.kind.
+const (
+	PBXAsterisk   = "asterisk"
+	PBXFreeSWITCH = "freeswitch"
+)
+
+// Config is the whole effective configuration. The yaml tags are the key
+// names; Load and Parse return it validated, with secrets resolved, node_id
+// and http.public_url filled in.
+type Config struct {
+	// NodeID names this Ringside in command subjects and events; a valid
+	// subject token. Empty means the host name up to its first dot.
+	NodeID string `yaml:"node_id"`
+	// DataDir holds the embedded NATS JetStream store and in-flight call
+	// snapshots.
+	DataDir  string   `yaml:"data_dir"`
+	Log      Log      `yaml:"log"`
+	HTTP     HTTP     `yaml:"http"`
+	PBX      PBX      `yaml:"pbx"`
+	NATS     NATS     `yaml:"nats"`
+	Redis    Redis    `yaml:"redis"`
+	Zoho     Zoho     `yaml:"zoho"`
+	Pipeline Pipeline `yaml:"pipeline"`
+	Shutdown Shutdown `yaml:"shutdown"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is auto (console when stderr is a terminal, else json), json or
+	// console.
+	Format string `yaml:"format"`
+}
+
+// HTTP configures the HTTP server (health, metrics, callbacks, recordings,
+// admin API, portal).
+type HTTP struct {
+	// Listen is the host:port to serve on.
+	Listen string `yaml:"listen"`
+	// PublicURL is the base URL Zoho and browsers reach Ringside at, without
+	// a trailing slash. Empty in the file means http://<listen>; Load fills
+	// it in.
+	PublicURL string `yaml:"public_url"`
+}
+
+// PBX configures the link to the PBX.
+type PBX struct {
+	// Kind is PBXAsterisk or PBXFreeSWITCH.
+	Kind string `yaml:"kind"`
+	// DefaultTenant is the tenant of calls no rule assigns (a subject token).
+	DefaultTenant string     `yaml:"default_tenant"`
+	Asterisk      Asterisk   `yaml:"asterisk"`
+	FreeSWITCH    FreeSWITCH `yaml:"freeswitch"`
+	// Reconnect paces reconnection attempts after the link drops.
+	Reconnect backoff.Policy `yaml:"reconnect"`
+}
+
+// Asterisk configures the ARI client.
+type Asterisk struct {
+	// URL is the ARI base URL, e.g. http://127.0.0.1:8088/ari.
+	URL      string `yaml:"url"`
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+	// App is the Stasis application name.
+	App string `yaml:"app"`
+}
+
+// FreeSWITCH configures the event socket (ESL) client.
+type FreeSWITCH struct {
+	// Address is the host:port of mod_event_socket.
+	Address  string `yaml:"address"`
+	Password Secret `yaml:"password"`
+}
+
+// NATS configures the event bus.
+type NATS struct {
+	// URL is empty for the embedded server (JetStream under DataDir/nats),
+	// else a comma-separated list of nats:// or tls:// server URLs.
+	URL string `yaml:"url"`
+	// Token authenticates to an external server.
+	Token Secret `yaml:"token"`
+	// Listen, embedded server only, also accepts clients on host:port;
+	// empty keeps the server in-process.
+	Listen string `yaml:"listen"`
+	// Stream is the JetStream stream holding call events.
+	Stream   string `yaml:"stream"`
+	Replicas int    `yaml:"replicas"`
+	// MaxAge is how long events are kept.
+	MaxAge time.Duration `yaml:"max_age"`
+	// DuplicateWindow is how long JetStream remembers message ids.
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+}
+
+// Embedded reports whether Ringside runs its own NATS server.
+func (n NATS) Embedded() bool { return n.URL == "" }
+
+// Servers returns the server URLs of an external NATS, nil when embedded.
+func (n NATS) Servers() []string {
+	if n.URL == "" {
+		return nil
+	}
+	var out []string
+	for s := range strings.SplitSeq(n.URL, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Redis configures the shared state store.
+type Redis struct {
+	// Addr is host:port of Redis; empty uses the embedded store (NATS
+	// key-value buckets).
+	Addr     string `yaml:"addr"`
+	Password Secret `yaml:"password"`
+	DB       int    `yaml:"db"`
+}
+
+// Embedded reports whether the embedded store is used instead of Redis.
+func (r Redis) Embedded() bool { return r.Addr == "" }
+
+// Zoho configures the Zoho endpoints and OAuth client. The URLs select the
+// Zoho data centre (or a simulator).
+type Zoho struct {
+	AccountsURL  string `yaml:"accounts_url"`
+	APIURL       string `yaml:"api_url"`
+	ClientID     string `yaml:"client_id"`
+	ClientSecret Secret `yaml:"client_secret"`
+}
+
+// Pipeline configures the path from PBX intake to JetStream.
+type Pipeline struct {
+	// Shards is the number of publisher goroutines; all events of one call go
+	// through the same shard.
+	Shards int `yaml:"shards"`
+	// Queue is the number of events buffered per shard before intake waits.
+	Queue          int            `yaml:"queue"`
+	PublishTimeout time.Duration  `yaml:"publish_timeout"`
+	Retry          backoff.Policy `yaml:"retry"`
+}
+
+// Shutdown configures the graceful drain on SIGTERM.
+type Shutdown struct {
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// Default returns the configuration used when nothing is set. NodeID is the
+// host name up to its first dot (empty if the host name is unknown);
+// HTTP.PublicURL is empty and derived from HTTP.Listen by Load and Parse.
+func Default() Config {
+	return Config{
+		NodeID:  hostNodeID(),
+		DataDir: "/var/lib/ringside",
+		Log:     Log{Level: "info", Format: "auto"},
+		HTTP:    HTTP{Listen: "127.0.0.1:9464"},
+		PBX: PBX{
+			Kind:          PBXAsterisk,
+			DefaultTenant: "default",
+			Asterisk: Asterisk{
+				URL:      "http://127.0.0.1:8088/ari",
+				Username: "ringside",
+				App:      "ringside",
+			},
+			FreeSWITCH: FreeSWITCH{Address: "127.0.0.1:8021"},
+			Reconnect:  backoff.Policy{Initial: 500 * time.Millisecond, Max: 30 * time.Second},
+		},
+		NATS: NATS{
+			Stream:          "RINGSIDE_CALLS",
+			Replicas:        1,
+			MaxAge:          168 * time.Hour,
+			DuplicateWindow: 2 * time.Minute,
+		},
+		Zoho: Zoho{
+			AccountsURL: "https://accounts.zoho.com",
+			APIURL:      "https://www.zohoapis.com",
+		},
+		Pipeline: Pipeline{
+			Shards:         8,
+			Queue:          256,
+			PublishTimeout: 5 * time.Second,
+			Retry:          backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second},
+		},
+		Shutdown: Shutdown{DrainTimeout: 20 * time.Second},
+	}
+}
+
+// hostNodeID is the host name up to its first dot, "" when unknown.
+func hostNodeID() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return ""
+	}
+	h, _, _ = strings.Cut(h, ".")
+	return h
+}
+
+// Redacted returns the configuration as YAML, secrets shown as <secret>, for
+// `ringside check -print` and logs.
+func (c Config) Redacted() string {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		// Config holds only strings, numbers and durations: cannot happen.
+		return "# cannot encode config: " + err.Error() + "\n"
+	}
+	_ = enc.Close()
+	return b.String()
+}
