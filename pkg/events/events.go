@@ -158,6 +158,12 @@ const (
 	CommandToken = "cmd"
 )
 
+// reserved words cannot name a tenant or a node: a tenant "cmd" would read as
+// a command subject, a node "call" would put commands
+// (ringside.v1.cmd.call.<x>) into the call stream, and "deadletter" is the
+// dead-letter subjects' own word.
+var reserved = map[string]bool{CommandToken: true, "call": true, "deadletter": true}
+
 // CallSubject is the subject of a call event: ringside.v1.<tenant>.call.<type>.
 func CallSubject(tenant string, t Type) string {
 	return Prefix + "." + tenant + ".call." + string(t)
@@ -170,10 +176,10 @@ func CommandSubject(node, command string) string {
 }
 
 // ValidToken reports whether s can stand as one subject token (a tenant or a
-// node id): non-empty, no dots, wildcards or whitespace, and not the word
-// reserved for commands.
+// node id): 1 to 64 bytes, no dots, wildcards or whitespace, not a reserved
+// word.
 func ValidToken(s string) bool {
-	if s == "" || s == CommandToken || len(s) > 64 {
+	if s == "" || reserved[s] || len(s) > 64 {
 		return false
 	}
 	return !strings.ContainsAny(s, ".*> \t\r\n")

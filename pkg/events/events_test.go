@@ -110,7 +110,7 @@ func TestSubjects(t *testing.T) {
 func TestValidToken(t *testing.T) {
 	for s, want := range map[string]bool{
 		"acme": true, "pbx-01": true, "tenant_7": true,
-		"": false, "cmd": false, "a.b": false, "a*": false, "a>": false, "a b": false,
+		"": false, "cmd": false, "call": false, "deadletter": false, "a.b": false, "a*": false, "a>": false, "a b": false,
 		"x\n": false, string(make([]byte, 65)): false,
 	} {
 		if got := ValidToken(s); got != want {
