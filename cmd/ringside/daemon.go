@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"go.uber.org/zap"
+
+	"github.com/ringside/ringside/adapters/httpapi"
+	"github.com/ringside/ringside/adapters/natsbus"
+	"github.com/ringside/ringside/pkg/buildinfo"
+	"github.com/ringside/ringside/pkg/callstate"
+	"github.com/ringside/ringside/pkg/config"
+	"github.com/ringside/ringside/pkg/events"
+	"github.com/ringside/ringside/pkg/health"
+	"github.com/ringside/ringside/pkg/pipeline"
+)
+
+// signalSource feeds PBX-neutral signals into the pipeline until ctx ends:
+// a PBX adapter, or the demo's call generator.
+type signalSource interface {
+	Run(ctx context.Context, sink *pipeline.Pipeline) error
+	Ready() error
+}
+
+// daemonHooks are what differs between `serve` and `demo`.
+type daemonHooks struct {
+	pbx signalSource
+	// consumers run beside the pipeline on the bus until the drain ends.
+	consumers []func(ctx context.Context, bus *natsbus.Bus) error
+	// started is called once Ringside is ready to take work.
+	started func(httpAddr net.Addr)
+}
+
+// runDaemon runs Ringside until ctx is cancelled (SIGTERM) or a component
+// fails, then drains: not ready → stop PBX intake → persist the calls in
+// progress → publish what is queued (bounded by shutdown.drain_timeout) →
+// stop consumers → close NATS → stop HTTP.
+func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemonHooks) error {
+	info := buildinfo.Get()
+	log.Info("starting", zap.String("version", info.Version), zap.String("commit", info.Commit),
+		zap.String("node_id", cfg.NodeID), zap.String("pbx", cfg.PBX.Kind), zap.String("data_dir", cfg.DataDir))
+
+	runCtx, fail := context.WithCancelCause(ctx)
+	defer fail(nil)
+	reg := httpapi.NewRegistry(info)
+	ready := health.New()
+	ready.Register("pbx", h.pbx.Ready)
+	var bus atomic.Pointer[natsbus.Bus]
+	ready.Register("nats", func() error {
+		if b := bus.Load(); b != nil {
+			return b.Ready()
+		}
+		return errors.New("connecting")
+	})
+
+	// HTTP first, so that /healthz and /readyz answer while NATS connects.
+	srv := httpapi.New(httpapi.Options{
+		Listen: cfg.HTTP.Listen, Ready: ready, Gatherer: reg, Registerer: reg,
+		Logger: log.Named("http"),
+	})
+	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopHTTP()
+	listening := make(chan net.Addr, 1) // written once by Run's callback
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		if err := srv.Run(httpCtx, func(a net.Addr) { listening <- a }); err != nil {
+			fail(err)
+		}
+	}()
+	var httpAddr net.Addr
+	select {
+	case httpAddr = <-listening:
+		log.Info("http listening", zap.Stringer("addr", httpAddr))
+	case <-runCtx.Done():
+		stopHTTP()
+		<-httpDone
+		return cause(ctx, runCtx)
+	}
+	defer func() { stopHTTP(); <-httpDone }()
+
+	b, err := natsbus.Open(runCtx, natsbus.Options{
+		URL: cfg.NATS.URL, Token: cfg.NATS.Token.Value(), Listen: cfg.NATS.Listen,
+		DataDir: filepath.Join(cfg.DataDir, "nats"), Name: "ringside-" + cfg.NodeID,
+		Stream: cfg.NATS.Stream, Subjects: []string{events.CallSubjects},
+		Replicas: cfg.NATS.Replicas, MaxAge: cfg.NATS.MaxAge, DuplicateWindow: cfg.NATS.DuplicateWindow,
+		Reconnect: cfg.PBX.Reconnect, Logger: log.Named("nats"), Registerer: reg,
+	})
+	if err != nil {
+		return orCause(ctx, runCtx, fmt.Errorf("nats: %w", err))
+	}
+	bus.Store(b)
+	defer func() {
+		if err := b.Close(); err != nil {
+			log.Warn("closing nats", zap.Error(err))
+		}
+	}()
+
+	machine := callstate.New(callstate.Options{
+		IDPrefix: cfg.NodeID + "-", Node: cfg.NodeID, DefaultTenant: cfg.PBX.DefaultTenant,
+	})
+	restoreCalls(cfg.DataDir, machine, log)
+	pipe := pipeline.New(machine, b, pipeline.Options{
+		Shards: cfg.Pipeline.Shards, Queue: cfg.Pipeline.Queue,
+		PublishTimeout: cfg.Pipeline.PublishTimeout, Retry: cfg.Pipeline.Retry,
+		Logger: log.Named("pipeline"), Registerer: reg,
+	})
+
+	pubCtx, stopPub := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPub()
+	pipeDone := make(chan struct{})
+	go func() {
+		defer close(pipeDone)
+		if err := pipe.Run(pubCtx); err != nil && pubCtx.Err() == nil {
+			fail(err)
+		}
+	}()
+	consumeCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopConsumers()
+	var consumers sync.WaitGroup
+	for _, c := range h.consumers {
+		consumers.Go(func() {
+			if err := c(consumeCtx, b); err != nil && consumeCtx.Err() == nil {
+				fail(err)
+			}
+		})
+	}
+	srcDone := make(chan struct{})
+	go func() {
+		defer close(srcDone)
+		if err := h.pbx.Run(runCtx, pipe); err != nil && runCtx.Err() == nil {
+			fail(fmt.Errorf("pbx: %w", err))
+		}
+	}()
+
+	notify(log, daemon.SdNotifyReady)
+	log.Info("ready", zap.Stringer("http", httpAddr))
+	if h.started != nil {
+		h.started(httpAddr)
+	}
+
+	<-runCtx.Done()
+	start := time.Now()
+	log.Info("draining", zap.NamedError("reason", context.Cause(runCtx)))
+	notify(log, daemon.SdNotifyStopping)
+	ready.Drain()
+	<-srcDone
+	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.DrainTimeout)
+	defer cancelDrain()
+	snaps, err := pipe.Close(drainCtx)
+	if err != nil {
+		log.Error("drain", zap.Error(err))
+	}
+	if err := pipeline.SaveCalls(cfg.DataDir, snaps); err != nil {
+		log.Error("calls in progress not persisted", zap.Int("calls", len(snaps)), zap.Error(err))
+	} else if len(snaps) > 0 {
+		log.Info("calls in progress persisted", zap.Int("calls", len(snaps)))
+	}
+	select {
+	case <-pipeDone:
+	case <-drainCtx.Done():
+		log.Error("drain timeout: queued call events not published", zap.Int("queued", pipe.Queued()))
+		stopPub()
+		<-pipeDone
+	}
+	stopConsumers()
+	consumers.Wait()
+	log.Info("stopped", zap.Duration("drain", time.Since(start)))
+	return cause(ctx, runCtx)
+}
+
+// restoreCalls loads the calls persisted at the last shutdown into machine.
+// A problem is logged, not fatal: the PBX reconciliation adopts live calls.
+func restoreCalls(dir string, machine *callstate.Machine, log *zap.Logger) {
+	snaps, err := pipeline.TakeCalls(dir)
+	if err == nil {
+		err = machine.Restore(snaps)
+	}
+	switch {
+	case err != nil:
+		log.Error("calls in progress at the last shutdown not restored", zap.Error(err))
+	case len(snaps) > 0:
+		log.Info("calls in progress restored", zap.Int("calls", len(snaps)))
+	}
+}
+
+// cause is what runDaemon returns: nil when the parent context ended it (a
+// signal: a clean stop), else why a component stopped it.
+func cause(parent, run context.Context) error {
+	if parent.Err() != nil {
+		return nil
+	}
+	return context.Cause(run)
+}
+
+// orCause prefers a clean stop over err when the parent ended.
+func orCause(parent, run context.Context, err error) error {
+	if parent.Err() != nil {
+		return nil
+	}
+	if c := context.Cause(run); c != nil && !errors.Is(c, context.Canceled) {
+		return c
+	}
+	return err
+}
+
+// notify tells systemd about the service state; without NOTIFY_SOCKET it is a
+// no-op.
+func notify(log *zap.Logger, state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		log.Warn("sd_notify", zap.String("state", state), zap.Error(err))
+	}
+}
+
+// unavailablePBX is the signal source for a PBX kind whose adapter is not
+// part of this build yet: it takes no calls and says so in readiness.
+type unavailablePBX string
+
+func (u unavailablePBX) Run(ctx context.Context, _ *pipeline.Pipeline) error {
+	<-ctx.Done()
+	return nil
+}
+
+func (u unavailablePBX) Ready() error {
+	return fmt.Errorf("no %s adapter in this build yet", string(u))
+}

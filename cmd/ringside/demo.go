@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/ringside/ringside/adapters/natsbus"
+	"github.com/ringside/ringside/pkg/callgen"
+	"github.com/ringside/ringside/pkg/config"
+	"github.com/ringside/ringside/pkg/events"
+	"github.com/ringside/ringside/pkg/fault"
+	"github.com/ringside/ringside/pkg/pipeline"
+)
+
+// cmdDemo runs Ringside on its embedded default, fed by a generator of
+// realistic calls instead of a PBX, with a consumer that logs every call
+// event it reads back from JetStream.
+func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("demo", "demo [-config FILE] [-concurrent N] [-speed F] [-duration D] [-listen ADDR] [-data DIR] [-seed N]", stderr)
+	path := fs.String("config", "", "configuration file (default: built-in defaults)")
+	concurrent := fs.Int("concurrent", 20, "simulated calls in progress at once")
+	speed := fs.Float64("speed", 10, "play the calls this many times faster than real time")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted)")
+	listen := fs.String("listen", "", "HTTP address (default: http.listen)")
+	dataDir := fs.String("data", "", "state directory (default: a temporary one, removed at exit)")
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed of the call generator")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *concurrent < 1 || *concurrent > 100000 {
+		fmt.Fprintln(stderr, "ringside demo: -concurrent must be in [1, 100000]")
+		return errUsage
+	}
+	if *speed <= 0 || *speed > 1000 {
+		fmt.Fprintln(stderr, "ringside demo: -speed must be in (0, 1000]")
+		return errUsage
+	}
+	cfg, err := config.Load(*path, env)
+	if err != nil {
+		for _, p := range splitJoined(err) {
+			fmt.Fprintf(stderr, "%s: %v\n", *path, p)
+		}
+		return fmt.Errorf("invalid configuration")
+	}
+	if *listen != "" {
+		cfg.HTTP.Listen = *listen
+	}
+	cfg.DataDir = *dataDir
+	if cfg.DataDir == "" {
+		tmp, err := os.MkdirTemp("", "ringside-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		cfg.DataDir = tmp
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	log, err := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	return runDaemon(ctx, cfg, log, daemonHooks{
+		pbx: &demoPBX{speed: *speed, gen: callgen.NewGenerator(callgen.Config{
+			Rand:       rand.New(rand.NewPCG(*seed, *seed)),
+			Concurrent: *concurrent,
+			Prefix:     "demo-" + strconv.FormatUint(*seed, 36) + "-",
+			Tenants:    []string{"acme", "globex", "initech"},
+		})},
+		consumers: []func(context.Context, *natsbus.Bus) error{eventLogger(log.Named("events"))},
+		started: func(addr net.Addr) {
+			fmt.Fprintf(stdout, "Ringside demo is running: %d simulated calls at once, %gx real time, state in %s\n"+
+				"  readiness  http://%s/readyz\n  metrics    http://%s/metrics\n"+
+				"Press Ctrl-C to stop (twice to force).\n", *concurrent, *speed, cfg.DataDir, addr, addr)
+		},
+	})
+}
+
+// demoPBX plays the generator's signals as a PBX would send them, speed
+// times faster than real time, stamped with the time they are sent.
+type demoPBX struct {
+	gen   *callgen.Generator
+	speed float64
+}
+
+func (d *demoPBX) Ready() error { return nil }
+
+func (d *demoPBX) Run(ctx context.Context, sink *pipeline.Pipeline) error {
+	start := time.Now()
+	var origin time.Time // the generator's time of the first signal
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		s, ok := d.gen.Next()
+		if !ok {
+			return nil
+		}
+		if origin.IsZero() {
+			origin = s.At
+		}
+		s.At = start.Add(time.Duration(float64(s.At.Sub(origin)) / d.speed))
+		if wait := time.Until(s.At); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if err := sink.Submit(ctx, s); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// eventLogger consumes every call event from JetStream and logs it: proof
+// that events flow end to end, and what a CRM worker will build on.
+func eventLogger(log *zap.Logger) func(context.Context, *natsbus.Bus) error {
+	return func(ctx context.Context, bus *natsbus.Bus) error {
+		return bus.Consume(ctx, natsbus.Consumer{
+			Durable: "demo-log", FilterSubject: events.CallSubjects, Concurrency: 2,
+		}, func(_ context.Context, m natsbus.Message) error {
+			var e events.Call
+			if err := json.Unmarshal(m.Data, &e); err != nil {
+				return fault.Permanent(fmt.Errorf("decode call event %s: %w", m.MsgID, err))
+			}
+			fields := []zap.Field{
+				zap.String("type", string(e.Type)), zap.String("call_id", e.CallID), zap.Uint32("seq", e.Seq),
+				zap.String("tenant", e.Tenant), zap.String("direction", string(e.Direction)),
+			}
+			if e.External != "" {
+				fields = append(fields, zap.String("external", e.External))
+			}
+			if e.Agent != "" {
+				fields = append(fields, zap.String("agent", e.Agent))
+			}
+			if e.Reason != "" {
+				fields = append(fields, zap.String("reason", e.Reason))
+			}
+			if e.Type == events.Ended {
+				fields = append(fields, zap.String("disposition", string(e.Disposition)),
+					zap.String("answered_by", e.AnsweredBy), zap.Int("talk_seconds", e.TalkSeconds))
+			}
+			if e.Recording != "" {
+				fields = append(fields, zap.String("recording", e.Recording))
+			}
+			log.Info("call event", fields...)
+			return nil
+		})
+	}
+}
