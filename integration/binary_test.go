@@ -284,7 +284,7 @@ func TestServeReportsWhatIsNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := start(t, []string{"RINGSIDE_LOG_FORMAT=json"}, "serve", "-config", cfg)
-	re := regexp.MustCompile(`"msg":"http listening","addr":"([0-9.:]+)"`)
+	re := regexp.MustCompile(`"logger":"http","msg":"listening","addr":"([0-9.:]+)"`)
 	var addr string
 	eventually(t, 60*time.Second, "the http address in the log", func() bool {
 		m := re.FindStringSubmatch(p.errOut())

@@ -193,8 +193,11 @@ func (b *Bus) connect(ctx context.Context) error {
 		if err == nil {
 			b.nc = nc
 			b.m.connected.Set(1)
-			b.log.Info("nats connected", zap.String("url", redactURLs(nc.ConnectedUrl())),
-				zap.Bool("embedded", b.srv != nil))
+			if b.srv != nil {
+				b.log.Info("nats connected", zap.Bool("embedded", true))
+			} else {
+				b.log.Info("nats connected", zap.String("url", redactURLs(nc.ConnectedUrl())))
+			}
 			return nil
 		}
 		d := b.o.Reconnect.Delay(attempt)

@@ -64,7 +64,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	// HTTP first, so that /healthz and /readyz answer while NATS connects.
 	srv := httpapi.New(httpapi.Options{
 		Listen: cfg.HTTP.Listen, Ready: ready, Gatherer: reg, Registerer: reg,
-		Logger: log.Named("http"),
+		Logger: log,
 	})
 	httpCtx, stopHTTP := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHTTP()
@@ -79,7 +79,6 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	var httpAddr net.Addr
 	select {
 	case httpAddr = <-listening:
-		log.Info("http listening", zap.Stringer("addr", httpAddr))
 	case <-runCtx.Done():
 		stopHTTP()
 		<-httpDone
