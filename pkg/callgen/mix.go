@@ -40,7 +40,7 @@ func DefaultWeights() Weights {
 
 // Config configures a Generator.
 type Config struct {
-	Rand       *rand.Rand // the only source of randomness; required
+	Rand       *rand.Rand // the only source of randomness (default: a fixed seed)
 	Concurrent int        // calls in progress at once (default 50)
 	Calls      int        // calls to generate; 0: no end
 	Prefix     string     // leg ids are Prefix + a counter (default "leg-")
@@ -63,10 +63,10 @@ type Generator struct {
 	order   uint64
 }
 
-// NewGenerator returns a Generator for c; it panics if c.Rand is nil.
+// NewGenerator returns a Generator for c.
 func NewGenerator(c Config) *Generator {
 	if c.Rand == nil {
-		panic("callgen: Config.Rand is nil")
+		c.Rand = rand.New(rand.NewPCG(1, 2))
 	}
 	if c.Concurrent <= 0 {
 		c.Concurrent = 50

@@ -9,19 +9,30 @@ import (
 	"github.com/ringside/ringside/pkg/events"
 )
 
-// fuzzLegs is the fuzz alphabet of legs.
-var fuzzLegs = [...]string{"a", "b", "c", "d", "e", "f", "g", "h"}
+// fuzzLegs is the fuzz alphabet of legs: eight letters in three
+// generations, so that calls keep happening after the first legs ended.
+var fuzzLegs = func() []string {
+	var legs []string
+	for gen := 0; gen < 3; gen++ {
+		for _, c := range "abcdefgh" {
+			legs = append(legs, string(c)+string(rune('0'+gen)))
+		}
+	}
+	return legs
+}()
 
-// decodeSignals turns fuzz bytes into signals, four bytes each: kind, leg,
-// peer/target, then party, cause, originated, variable and path.
+// decodeSignals turns fuzz bytes into signals, four bytes each: kind, leg
+// (letter and generation), peer/target (within the leg's generation), then
+// party, cause, originated, variable and path.
 func decodeSignals(data []byte) []callstate.Signal {
 	var out []callstate.Signal
 	for i := 0; i+4 <= len(data); i += 4 {
 		k, l, p, x := data[i], data[i+1], data[i+2], data[i+3]
-		leg := fuzzLegs[l%8]
+		gen := int(l>>3) % 3
+		leg := fuzzLegs[gen*8+int(l%8)]
 		peer := ""
 		if p%9 < 8 {
-			peer = fuzzLegs[p%9]
+			peer = fuzzLegs[gen*8+int(p%9)]
 		}
 		party := callstate.Party(x % 3)
 		number := "+4930" + leg
@@ -42,9 +53,9 @@ func decodeSignals(data []byte) []callstate.Signal {
 			Value:      []string{"acme", "bad.tenant", "globex", ""}[(x>>4)%4],
 			Path:       []string{"/r1.wav", "/r2.wav", ""}[(x>>5)%3],
 			Code:       "*037",
-			Target:     fuzzLegs[(p>>4)%8],
+			Target:     fuzzLegs[gen*8+int(p>>4)%8],
 		}
-		if l&0x80 != 0 {
+		if l == 0xff {
 			s.Leg = "" // an invalid signal now and then
 		}
 		if s.Kind == callstate.TransferBlind {
@@ -152,7 +163,7 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{
 		1, 0, 8, 2, 1, 1, 0, 1, 4, 1, 0, 0, 1, 2, 8, 1, 1, 3, 2, 1, 4, 3, 0, 0,
 		11, 1, 0x32, 0, 10, 1, 0, 0, 9, 1, 8, 40, 9, 2, 8, 40, 9, 0, 8, 4, 9, 3, 8, 4,
-		15, 4, 8, 0x11, 1, 5, 8, 1, 14, 5, 8, 0x20, 0, 0, 0, 0, 16, 0x80, 0, 0,
+		15, 4, 8, 0x11, 1, 5, 8, 1, 14, 5, 8, 0x20, 0, 0, 0, 0, 16, 0xff, 0, 0,
 	})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m := callstate.New(callstate.Options{IDPrefix: "n1-", Node: "n1"})

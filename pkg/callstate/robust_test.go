@@ -411,3 +411,59 @@ func TestMixLeavesNothingBehind(t *testing.T) {
 		t.Errorf("only %d of 2000 calls ended", len(ended))
 	}
 }
+
+func TestFeatureCodeEdges(t *testing.T) {
+	t.Run("unknown leg", func(t *testing.T) {
+		m := newMachine()
+		fc := callstate.Signal{Kind: callstate.FeatureCode, Leg: "x", Code: "*037", Number: "1001", Device: "PJSIP/1001", Tenant: "globex", At: t0}
+		out := apply(m, []callstate.Signal{fc, fc, sig(callstate.Hangup, "x", time.Second)})
+		if len(out) != 1 || line(out[0]) != "n1-x#1 terminal_set 1001" || out[0].Tenant != "globex" {
+			t.Fatalf("events %v", lines(out))
+		}
+		st := m.Stats()
+		if st.Ignored[callstate.IgnoredLate] != 2 || m.Active() != 0 {
+			t.Errorf("stats %v, active %d", st.Ignored, m.Active())
+		}
+	})
+	t.Run("during a started call", func(t *testing.T) {
+		out := apply(newMachine(), []callstate.Signal{
+			{Kind: callstate.LegCreated, Leg: "t", Party: callstate.PartyExternal, Number: customer, At: t0},
+			{Kind: callstate.FeatureCode, Leg: "t", Code: "3037", Number: "1001", Dialed: "+4917012345", At: t0},
+			{Kind: callstate.Hangup, Leg: "t", Cause: callstate.CauseNormal, At: t0.Add(time.Second)},
+		})
+		if got := strings.Join(lines(out), ","); got != "n1-t#1 started,n1-t#2 terminal_set 1001,n1-t#3 ended" {
+			t.Fatalf("events %s", got)
+		}
+		if out[1].Terminal == nil || out[1].Terminal.Mobile != "+4917012345" || out[2].Terminal != nil {
+			t.Errorf("terminal on the wrong events: %+v / %+v", out[1].Terminal, out[2].Terminal)
+		}
+	})
+}
+
+func TestAttendedTransferAfterTheConsultingLegHungUp(t *testing.T) {
+	out := apply(newMachine(), []callstate.Signal{
+		{Kind: callstate.LegCreated, Leg: "t", Party: callstate.PartyExternal, Number: customer, At: t0},
+		{Kind: callstate.LegCreated, Leg: "p", Peer: "t", Party: callstate.PartyExtension, Number: "1001", At: t0},
+		sig(callstate.Answered, "p", time.Second),
+		{Kind: callstate.LegCreated, Leg: "p2", Party: callstate.PartyExtension, Number: "1001", At: t0.Add(10 * time.Second)},
+		{Kind: callstate.LegCreated, Leg: "q", Peer: "p2", Party: callstate.PartyExtension, Number: "1003", At: t0.Add(10 * time.Second)},
+		sig(callstate.Answered, "q", 12*time.Second),
+		{Kind: callstate.Hangup, Leg: "p2", Cause: callstate.CauseTransferred, At: t0.Add(20 * time.Second)},
+		{Kind: callstate.TransferAttended, Leg: "p", Peer: "p2", Target: "q", At: t0.Add(20 * time.Second)},
+		{Kind: callstate.Hangup, Leg: "p", Cause: callstate.CauseTransferred, At: t0.Add(20 * time.Second)},
+		{Kind: callstate.Hangup, Leg: "q", Cause: callstate.CauseNormal, At: t0.Add(80 * time.Second)},
+		{Kind: callstate.Hangup, Leg: "t", Cause: callstate.CauseNormal, At: t0.Add(81 * time.Second)},
+	})
+	want := "n1-t#1 started,n1-t#2 answered 1001,n1-p2#1 started,n1-p2#2 answered 1003," +
+		"n1-t#3 transferred 1003 attended,n1-p2#3 ended,n1-t#4 ended"
+	if got := strings.Join(lines(out), ","); got != want {
+		t.Fatalf("events %s\nwant   %s", got, want)
+	}
+	consult, main := out[5], out[6]
+	if consult.Disposition != events.DispositionAnswered || consult.Direction != events.Internal || consult.TalkSeconds != 8 {
+		t.Errorf("consultation ended %+v", consult)
+	}
+	if main.AnsweredBy != "1003" || main.TalkSeconds != 80 || !main.EndedAt.Equal(t0.Add(81*time.Second)) {
+		t.Errorf("main call ended %+v", main)
+	}
+}
