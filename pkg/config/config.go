@@ -81,11 +81,33 @@ type PBX struct {
 	// Kind is PBXAsterisk or PBXFreeSWITCH.
 	Kind string `yaml:"kind"`
 	// DefaultTenant is the tenant of calls no rule assigns (a subject token).
-	DefaultTenant string     `yaml:"default_tenant"`
-	Asterisk      Asterisk   `yaml:"asterisk"`
-	FreeSWITCH    FreeSWITCH `yaml:"freeswitch"`
+	DefaultTenant string `yaml:"default_tenant"`
+	// Tenant says how a call's tenant is found.
+	Tenant     TenantRule `yaml:"tenant"`
+	Asterisk   Asterisk   `yaml:"asterisk"`
+	FreeSWITCH FreeSWITCH `yaml:"freeswitch"`
 	// Reconnect paces reconnection attempts after the link drops.
 	Reconnect backoff.Policy `yaml:"reconnect"`
+}
+
+// Tenant rules.
+const (
+	TenantFixed         = "fixed"          // every call belongs to pbx.default_tenant
+	TenantVariable      = "variable"       // a channel variable names the tenant
+	TenantContextPrefix = "context_prefix" // Asterisk: the dialplan context up to a separator
+)
+
+// TenantRule says how the PBX adapters find the tenant of a call; calls the
+// rule cannot place belong to PBX.DefaultTenant.
+type TenantRule struct {
+	// From is TenantFixed, TenantVariable or TenantContextPrefix.
+	From string `yaml:"from"`
+	// Variable is the channel variable holding the tenant (From variable),
+	// e.g. TENANT on Asterisk or domain_name on FreeSWITCH (FusionPBX).
+	Variable string `yaml:"variable"`
+	// Separator ends the tenant part of a context (From context_prefix):
+	// "acme-from-trunk" with "-" belongs to acme.
+	Separator string `yaml:"separator"`
 }
 
 // Asterisk configures the ARI client.
@@ -103,6 +125,9 @@ type FreeSWITCH struct {
 	// Address is the host:port of mod_event_socket.
 	Address  string `yaml:"address"`
 	Password Secret `yaml:"password"`
+	// RecordingVariable is a channel variable the dialplan sets to the
+	// recording's final path; empty: the path of RECORD_STOP is used.
+	RecordingVariable string `yaml:"recording_variable"`
 }
 
 // NATS configures the event bus.
@@ -190,6 +215,7 @@ func Default() Config {
 		PBX: PBX{
 			Kind:          PBXAsterisk,
 			DefaultTenant: "default",
+			Tenant:        TenantRule{From: TenantFixed, Separator: "-"},
 			Asterisk: Asterisk{
 				URL:      "http://127.0.0.1:8088/ari",
 				Username: "ringside",

@@ -43,6 +43,15 @@ func (c Config) problems() []error {
 
 	p.oneOf("pbx.kind", c.PBX.Kind, PBXAsterisk, PBXFreeSWITCH)
 	p.token("pbx.default_tenant", c.PBX.DefaultTenant)
+	p.oneOf("pbx.tenant.from", c.PBX.Tenant.From, TenantFixed, TenantVariable, TenantContextPrefix)
+	switch {
+	case c.PBX.Tenant.From == TenantVariable && c.PBX.Tenant.Variable == "":
+		p.addf("pbx.tenant.variable: must be set when pbx.tenant.from is variable")
+	case c.PBX.Tenant.From == TenantContextPrefix && c.PBX.Kind != PBXAsterisk:
+		p.addf("pbx.tenant.from: context_prefix works with asterisk only")
+	case c.PBX.Tenant.From == TenantContextPrefix && c.PBX.Tenant.Separator == "":
+		p.addf("pbx.tenant.separator: must be set when pbx.tenant.from is context_prefix")
+	}
 	p.httpURL("pbx.asterisk.url", c.PBX.Asterisk.URL)
 	p.nonEmpty("pbx.asterisk.username", c.PBX.Asterisk.Username)
 	p.nonEmpty("pbx.asterisk.app", c.PBX.Asterisk.App)
