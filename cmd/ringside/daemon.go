@@ -91,7 +91,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 		DataDir: filepath.Join(cfg.DataDir, "nats"), Name: "ringside-" + cfg.NodeID,
 		Stream: cfg.NATS.Stream, Subjects: []string{events.CallSubjects},
 		Replicas: cfg.NATS.Replicas, MaxAge: cfg.NATS.MaxAge, DuplicateWindow: cfg.NATS.DuplicateWindow,
-		Reconnect: cfg.PBX.Reconnect, Logger: log.Named("nats"), Registerer: reg,
+		Logger: log.Named("nats"), Registerer: reg,
 	})
 	if err != nil {
 		return orCause(ctx, runCtx, fmt.Errorf("nats: %w", err))
