@@ -1,0 +1,206 @@
+package store
+
+import (
+	"time"
+)
+
+// The JSON form of these types is what both backends store: fields are only
+// ever added, never renamed.
+
+// ZohoMode is how a tenant talks to Zoho (shared/DESIGN.md, "Two Zoho modes").
+type ZohoMode string
+
+const (
+	// ModeUnset: no mode chosen yet; the integration is off.
+	ModeUnset ZohoMode = ""
+	// ModePhoneBridge: Ringside is a PhoneBridge v3 provider (paid editions).
+	ModePhoneBridge ZohoMode = "phonebridge"
+	// ModeREST: Ringside writes Calls records through the CRM REST API.
+	ModeREST ZohoMode = "rest"
+)
+
+// ConnStatus is the state of a tenant's Zoho connection.
+type ConnStatus string
+
+const (
+	// Disconnected: never connected, or disconnected by an admin. The empty
+	// status is stored as Disconnected.
+	Disconnected ConnStatus = "disconnected"
+	// Connected: a refresh token is stored and works.
+	Connected ConnStatus = "connected"
+	// Revoked: Zoho refused the refresh token; an admin must reconnect.
+	Revoked ConnStatus = "revoked"
+)
+
+// Tenant is one company served by the PBX.
+type Tenant struct {
+	// ID is a NATS subject token (events.ValidToken): it names the tenant
+	// in call subjects.
+	ID string `json:"id"`
+	// Name is the display name.
+	Name     string         `json:"name"`
+	Settings Settings       `json:"settings"`
+	Zoho     ZohoConnection `json:"zoho"`
+	// Version changes on every write; UpdateTenant needs the one read.
+	Version   uint64    `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Settings are a tenant's choices.
+type Settings struct {
+	Mode ZohoMode `json:"mode,omitempty"`
+	// Region is the ISO 3166-1 alpha-2 region numbers without a country
+	// code are read in ("DE"); empty: numbers must carry one.
+	Region string `json:"region,omitempty"`
+	// DefaultUser is the Zoho user id responsible for events with no owner.
+	DefaultUser string `json:"default_user,omitempty"`
+	// Features switches later features on and off by name
+	// ("missed_call_task": true). Absent means off.
+	Features map[string]bool `json:"features,omitempty"`
+}
+
+// ZohoConnection is what a tenant's Zoho connection holds
+// (shared/spec/zoho.md §5): the data centre, and the refresh token.
+type ZohoConnection struct {
+	Status ConnStatus `json:"status"`
+	// AccountsURL is the accounts server of the data centre
+	// ("https://accounts.zoho.eu").
+	AccountsURL string `json:"accounts_url,omitempty"`
+	// APIDomain is the api_domain the token endpoint returned
+	// ("https://www.zohoapis.eu").
+	APIDomain string `json:"api_domain,omitempty"`
+	// Location is the data centre code ("eu", "us", "in").
+	Location string `json:"location,omitempty"`
+	// RefreshToken is the refresh token, encrypted by the caller.
+	RefreshToken []byte    `json:"refresh_token,omitempty"`
+	Scopes       []string  `json:"scopes,omitempty"`
+	ConnectedAt  time.Time `json:"connected_at,omitzero"`
+	// LastError is the last failure of the connection (no secrets in it),
+	// at LastErrorAt; empty when the last attempt worked.
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+// Extension is one PBX user of a tenant.
+type Extension struct {
+	Tenant string `json:"tenant"`
+	// Number is what is dialled to reach it ("1001").
+	Number string `json:"number"`
+	// Name is the display name the PBX knows ("Ana García").
+	Name string `json:"name,omitempty"`
+	// Device is the PBX endpoint ("PJSIP/1001", "user/1001@acme.example").
+	Device    string    `json:"device,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Switches are the per-user features of a linked extension.
+// Invariant: ClickToCall implies Notifications.
+type Switches struct {
+	// Notifications: screen pops and call logs for this user.
+	Notifications bool `json:"notifications"`
+	// ClickToCall: Zoho's click-to-dial rings this user's default terminal.
+	ClickToCall bool `json:"click_to_call"`
+}
+
+// Link ties an extension to a Zoho user.
+type Link struct {
+	Tenant    string `json:"tenant"`
+	Extension string `json:"extension"`
+	// ZohoUser is the PhoneBridge zohouser id.
+	ZohoUser string `json:"zoho_user"`
+	// Email and Name are the Zoho user's, cached for display.
+	Email string `json:"email,omitempty"`
+	Name  string `json:"name,omitempty"`
+	// Secret is the per-user authorizationparam value Zoho echoes on
+	// click-to-dial and call-control requests. Opaque; stored as given.
+	Secret   string    `json:"secret,omitempty"`
+	Switches Switches  `json:"switches"`
+	LinkedAt time.Time `json:"linked_at"`
+}
+
+// Toggle is one switch's change in a SwitchChange.
+type Toggle uint8
+
+const (
+	// Keep leaves the switch as it is.
+	Keep Toggle = iota
+	// On turns the switch on.
+	On
+	// Off turns the switch off.
+	Off
+)
+
+// SwitchChange says which switches to change; the zero value changes
+// nothing.
+type SwitchChange struct {
+	Notifications Toggle
+	ClickToCall   Toggle
+}
+
+// TerminalKind is the kind of a default terminal.
+type TerminalKind string
+
+const (
+	// Desk: a desk phone or softphone (*037), rung at Device.
+	Desk TerminalKind = "desk"
+	// Mobile: a mobile seat (3037), rung at Mobile.
+	Mobile TerminalKind = "mobile"
+)
+
+// Terminal is the default terminal of an extension.
+type Terminal struct {
+	Tenant    string       `json:"tenant"`
+	Extension string       `json:"extension"`
+	Kind      TerminalKind `json:"kind"`
+	// Device is the PBX endpoint of a desk terminal.
+	Device string `json:"device,omitempty"`
+	// Mobile is the number of a mobile terminal.
+	Mobile string    `json:"mobile,omitempty"`
+	SetAt  time.Time `json:"set_at"`
+}
+
+// Role is what an account may administer.
+type Role string
+
+const (
+	// RoleOperator administers every tenant; it has no Tenant.
+	RoleOperator Role = "operator"
+	// RoleAdmin administers one company: its Tenant.
+	RoleAdmin Role = "admin"
+)
+
+// Account is an admin login.
+type Account struct {
+	Username string `json:"username"`
+	// PasswordHash is the password hashed by the caller (bcrypt, argon2id…).
+	PasswordHash []byte `json:"password_hash"`
+	Role         Role   `json:"role"`
+	// Tenant is the tenant of a RoleAdmin; empty for RoleOperator.
+	Tenant    string    `json:"tenant,omitempty"`
+	Version   uint64    `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Session is a logged-in session or API token of an account.
+type Session struct {
+	// ID is the hash of the token (e.g. hex SHA-256), never the token.
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Page selects part of a list: Limit items after skipping Offset. A zero
+// Limit means DefaultLimit; a Limit above MaxLimit is cut to MaxLimit.
+type Page struct {
+	Offset int
+	Limit  int
+}
+
+// Page sizes.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
