@@ -41,6 +41,8 @@ func Run(t *testing.T, fresh func(t *testing.T) Open) {
 		{"LinkRaceSameExtension", testLinkRaceSameExtension},
 		{"LinkRaceSameZohoUser", testLinkRaceSameZohoUser},
 		{"LinkPaging", testLinkPaging},
+		{"LinkChurn", testLinkChurn},
+		{"LinkVersusDeleteExtension", testLinkVersusDeleteExtension},
 		{"Switches", testSwitches},
 		{"SwitchesConcurrent", testSwitchesConcurrent},
 		{"Terminals", testTerminals},
@@ -563,6 +565,101 @@ func testLinkRaceSameZohoUser(t *testing.T, open Open) {
 			must[store.Link](t, "loser links another user")(s.Link(ctx, link("acme", e, "zu-other")))
 			break
 		}
+	}
+}
+
+// testLinkChurn: writers link and unlink three extensions and three Zoho
+// users at random; afterwards the links are a one-to-one match, the same
+// seen from either side and in the list.
+func testLinkChurn(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	exts, zus := []string{"1001", "1002", "1003"}, []string{"zu1", "zu2", "zu3"}
+	setupTenant(t, ctx, s, "acme", exts...)
+	var wg sync.WaitGroup
+	for g := range racers {
+		wg.Go(func() {
+			for k := range 8 {
+				ext, zu := exts[(g+k)%3], zus[(g*7+k*5)%3]
+				var err error
+				if (g+k)%3 == 0 {
+					_, err = s.Unlink(ctx, "acme", ext)
+				} else {
+					_, err = s.Link(ctx, link("acme", ext, zu))
+				}
+				if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("churn: %v", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	byExt := map[string]string{}
+	for _, ext := range exts {
+		l, err := s.LinkByExtension(ctx, "acme", ext)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		ok(t, "by extension", err)
+		back := must[store.Link](t, "by Zoho user "+l.ZohoUser)(s.LinkByZohoUser(ctx, "acme", l.ZohoUser))
+		if back.Extension != ext {
+			t.Fatalf("%s → %s but %s → %s", ext, l.ZohoUser, l.ZohoUser, back.Extension)
+		}
+		byExt[ext] = l.ZohoUser
+	}
+	for _, zu := range zus {
+		l, err := s.LinkByZohoUser(ctx, "acme", zu)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		ok(t, "by Zoho user", err)
+		if byExt[l.Extension] != zu {
+			t.Fatalf("%s → %s, but %s → %q", zu, l.Extension, l.Extension, byExt[l.Extension])
+		}
+	}
+	links, total := must2[store.Link](t, "list")(s.ListLinks(ctx, "acme", store.Page{}))
+	if total != len(byExt) || len(links) != len(byExt) {
+		t.Fatalf("list has %d links, lookups find %d", total, len(byExt))
+	}
+	for _, l := range links {
+		if byExt[l.Extension] != l.ZohoUser {
+			t.Fatalf("listed %s → %s, lookup says %q", l.Extension, l.ZohoUser, byExt[l.Extension])
+		}
+	}
+}
+
+// testLinkVersusDeleteExtension: racing a Link with the deletion of its
+// extension never leaves a link on a missing extension.
+func testLinkVersusDeleteExtension(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	setupTenant(t, ctx, s, "acme", "1001")
+	for round := range 10 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Go(func() {
+			<-start
+			_, err := s.Link(ctx, link("acme", "1001", fmt.Sprintf("zu%d", round)))
+			if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("link: %v", err)
+			}
+		})
+		wg.Go(func() {
+			<-start
+			err := s.DeleteExtension(ctx, "acme", "1001")
+			if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("delete: %v", err)
+			}
+		})
+		close(start)
+		wg.Wait()
+		_, linkErr := s.LinkByExtension(ctx, "acme", "1001")
+		_, extErr := s.Extension(ctx, "acme", "1001")
+		if linkErr == nil && extErr != nil {
+			t.Fatalf("round %d: extension 1001 is linked but %v", round, extErr)
+		}
+		if linkErr == nil {
+			must[store.Link](t, "unlink")(s.Unlink(ctx, "acme", "1001"))
+		}
+		must[store.Extension](t, "upsert")(s.UpsertExtension(ctx, store.Extension{Tenant: "acme", Number: "1001"}))
 	}
 }
 
