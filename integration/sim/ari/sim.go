@@ -1,0 +1,890 @@
+// Package arisim is an Asterisk 22 ARI simulator for tests: an HTTP server
+// with the REST resources Ringside uses and the event WebSocket, emitting
+// events in the exact JSON shapes of the real captures
+// (spec/asterisk-captures): the timestamp format, state strings such as
+// "Rsrvd", asterisk_id and application on every event, channelvars with
+// CHANNEL(linkedid) when configured. Calls are played by scripts named like
+// the conformance scenarios (scenarios.go), on a virtual clock so that a
+// one-minute call takes no time; REST originate, create, dial, bridges,
+// play and continue behave like Asterisk. Faults can be injected: dropped
+// or frozen sockets, a slow reader (Asterisk's websocket_write_timeout),
+// unknown event types, malformed frames, REST 5xx, Asterisk down.
+package arisim
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// TimeLayout is Asterisk's timestamp format.
+const TimeLayout = "2006-01-02T15:04:05.000-0700"
+
+// EntityID is the simulated Asterisk's asterisk_id (as in the captures).
+const EntityID = "02:fc:00:00:00:01"
+
+// Options configure a Server.
+type Options struct {
+	Username string // ARI user (ringside)
+	Password string // ARI password (secret)
+	// ChannelVars are ari.conf's channelvars: each channel object carries
+	// them, e.g. CHANNEL(linkedid), MIXMONITOR_FILENAME, TENANT.
+	ChannelVars []string
+	// WriteTimeout is ari.conf's websocket_write_timeout: a socket whose
+	// reader does not take an event within it is closed (10s).
+	WriteTimeout time.Duration
+	// Tenant prefixes the dialplan contexts ("acme" → acme-from-trunk,
+	// acme-internal) and is the TENANT variable of every channel.
+	Tenant string
+	// Start is the virtual clock's start.
+	Start time.Time
+	// App is the Stasis application the dialplan sends feature codes to
+	// (ringside).
+	App string
+}
+
+// Server is a simulated Asterisk.
+type Server struct {
+	o Options
+
+	mu       sync.Mutex
+	now      time.Time
+	seq      int
+	nameSeq  int
+	channels map[string]*Channel
+	bridges  map[string]*Bridge
+	sockets  []*socket // registered, in order
+	owner    map[string]*socket
+	accepted int
+	changed  notifier
+	failN    int
+	failCode int
+	rejectWS bool
+	behavior map[string]Behavior
+	onCont   map[string]func()
+	emitted  int
+
+	ln   net.Listener
+	srv  *http.Server
+	url  string
+	wg   sync.WaitGroup
+	quit chan struct{}
+}
+
+// Behavior is how an endpoint answers a call placed to it (REST originate
+// or dial).
+type Behavior struct {
+	Ring       time.Duration // before the outcome (3s)
+	Outcome    string        // answer (default), busy, noanswer
+	EarlyMedia bool          // 183 with SDP instead of 180: no Ringing state
+}
+
+// Channel is a simulated channel.
+type Channel struct {
+	ID, Name, State string
+	Endpoint        string // tech/resource, e.g. PJSIP/1001
+	Caller          CallerID
+	Connected       CallerID
+	Context, Exten  string
+	Priority        int
+	AppName         string
+	AppData         string
+	Created         time.Time
+	Linkedid        string
+	Vars            map[string]string
+	Stasis          string // the app it is in, if any
+	Bridge          string
+	dialed          bool
+	target          string // what was dialled (PJSIP/+4930123456@trunk)
+}
+
+// CallerID is a caller or connected line.
+type CallerID struct {
+	Name   string `json:"name"`
+	Number string `json:"number"`
+}
+
+// Bridge is a simulated bridge.
+type Bridge struct {
+	ID, Class, Type, Technology, Creator string
+	Channels                             []string
+	Created                              time.Time
+}
+
+// New returns a server that does not listen yet (Asterisk is down until
+// Start).
+func New(o Options) *Server {
+	if o.Username == "" {
+		o.Username = "ringside"
+	}
+	if o.Password == "" {
+		o.Password = "secret"
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.App == "" {
+		o.App = "ringside"
+	}
+	if o.Start.IsZero() {
+		o.Start = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	}
+	return &Server{
+		o: o, now: o.Start,
+		channels: map[string]*Channel{}, bridges: map[string]*Bridge{},
+		owner: map[string]*socket{}, behavior: map[string]Behavior{}, onCont: map[string]func(){},
+		quit: make(chan struct{}),
+	}
+}
+
+// Start listens on 127.0.0.1 at a free port.
+func (s *Server) Start() error { return s.StartAt("127.0.0.1:0") }
+
+// StartAt listens on addr (to bring a "down" Asterisk up where the adapter
+// already looks for it).
+func (s *Server) StartAt(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.url = "http://" + ln.Addr().String() + "/ari"
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	s.mu.Unlock()
+	s.wg.Go(func() { _ = s.srv.Serve(ln) })
+	return nil
+}
+
+// URL is the ARI base URL (http://127.0.0.1:port/ari).
+func (s *Server) URL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.url
+}
+
+// Close stops the server and every socket and waits for their goroutines.
+func (s *Server) Close() {
+	s.mu.Lock()
+	srv := s.srv
+	socks := append([]*socket(nil), s.sockets...)
+	s.mu.Unlock()
+	select {
+	case <-s.quit:
+	default:
+		close(s.quit)
+	}
+	if srv != nil {
+		_ = srv.Close()
+	}
+	for _, k := range socks {
+		k.close()
+	}
+	s.wg.Wait()
+}
+
+// notifier wakes waiters on a change; guarded by its owner's mutex.
+type notifier struct{ ch chan struct{} }
+
+func (n *notifier) wait() <-chan struct{} {
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	return n.ch
+}
+
+func (n *notifier) broadcast() {
+	if n.ch != nil {
+		close(n.ch)
+		n.ch = nil
+	}
+}
+
+// waitFor waits until cond (called with s.mu held) holds.
+func (s *Server) waitFor(ctx context.Context, cond func() bool) error {
+	for {
+		s.mu.Lock()
+		if cond() {
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.changed.wait()
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// --- virtual clock and ids ---
+
+// Advance moves the virtual clock.
+func (s *Server) Advance(d time.Duration) {
+	s.mu.Lock()
+	s.now = s.now.Add(d)
+	s.mu.Unlock()
+}
+
+func (s *Server) ts() string { return s.now.Format(TimeLayout) }
+
+func (s *Server) newID() string {
+	s.seq++
+	return fmt.Sprintf("1795247194.%d", s.seq)
+}
+
+// --- JSON shapes ---
+
+type kv struct {
+	k string
+	v any
+}
+
+// obj is a JSON object that keeps its key order (Asterisk's order).
+type obj []kv
+
+func (o obj) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, _ := json.Marshal(f.k)
+		b.Write(k)
+		b.WriteByte(':')
+		v, err := json.Marshal(f.v)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func (s *Server) snapshot(c *Channel) obj {
+	o := obj{
+		{"id", c.ID}, {"name", c.Name}, {"state", c.State}, {"protocol_id", protocolID(c)},
+		{"caller", c.Caller}, {"connected", c.Connected}, {"accountcode", ""},
+		{"dialplan", obj{{"context", c.Context}, {"exten", c.Exten}, {"priority", c.Priority}, {"app_name", c.AppName}, {"app_data", c.AppData}}},
+		{"creationtime", c.Created.Format(TimeLayout)}, {"language", "en"},
+	}
+	if len(s.o.ChannelVars) > 0 {
+		vars := obj{}
+		for _, v := range s.o.ChannelVars {
+			val := c.Vars[v]
+			if v == "CHANNEL(linkedid)" {
+				val = c.Linkedid
+			}
+			vars = append(vars, kv{v, val})
+		}
+		o = append(o, kv{"channelvars", vars})
+	}
+	return o
+}
+
+func protocolID(c *Channel) string {
+	if strings.HasPrefix(c.Name, "PJSIP/") && c.State != "Down" {
+		return "sim-" + c.ID + "@127.0.0.1"
+	}
+	return "" // a PJSIP ChannelCreated carries an empty protocol_id
+}
+
+func (s *Server) bridgeJSON(b *Bridge) obj {
+	chans := append([]string{}, b.Channels...)
+	return obj{{"id", b.ID}, {"technology", b.Technology}, {"bridge_type", b.Type}, {"bridge_class", b.Class},
+		{"creator", b.Creator}, {"name", ""}, {"channels", chans}, {"creationtime", b.Created.Format(TimeLayout)}, {"video_mode", "none"}}
+}
+
+// emit sends an event to every registered socket; lead fields come before
+// "type" (ChannelVarset and ChannelHangupRequest start with their own
+// fields in real traffic). Called with s.mu held. Each event takes 1ms of
+// virtual time.
+func (s *Server) emit(typ string, lead, fields obj) {
+	o := make(obj, 0, len(lead)+len(fields)+4)
+	o = append(o, lead...)
+	o = append(o, kv{"type", typ}, kv{"timestamp", s.ts()})
+	o = append(o, fields...)
+	o = append(o, kv{"asterisk_id", EntityID})
+	for _, k := range s.sockets {
+		if k.replaced {
+			continue
+		}
+		ev := append(o[:len(o):len(o)], kv{"application", k.app})
+		data, err := json.Marshal(ev)
+		if err != nil {
+			panic(err) // our own shapes always marshal
+		}
+		k.push(data)
+	}
+	s.emitted++
+	s.now = s.now.Add(time.Millisecond)
+}
+
+// Emitted is the number of events emitted so far.
+func (s *Server) Emitted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.emitted
+}
+
+// --- sockets ---
+
+type socket struct {
+	conn     *websocket.Conn
+	app      string
+	timeout  time.Duration
+	replaced bool // guarded by Server.mu
+
+	mu      sync.Mutex
+	queue   [][]byte
+	writing bool
+	closed  bool
+	frozen  bool
+	changed notifier
+}
+
+func (k *socket) push(data []byte) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.closed {
+		return
+	}
+	k.queue = append(k.queue, data)
+	k.changed.broadcast()
+}
+
+func (k *socket) close() {
+	k.mu.Lock()
+	k.closed = true
+	k.changed.broadcast()
+	k.mu.Unlock()
+	_ = k.conn.CloseNow()
+}
+
+// writeLoop writes queued events in order; a write that takes longer than
+// the timeout closes the socket, as Asterisk does.
+func (k *socket) writeLoop() {
+	for {
+		k.mu.Lock()
+		for !k.closed && (len(k.queue) == 0 || k.frozen) {
+			ch := k.changed.wait()
+			k.mu.Unlock()
+			<-ch
+			k.mu.Lock()
+		}
+		if k.closed {
+			k.mu.Unlock()
+			return
+		}
+		data := k.queue[0]
+		k.queue = k.queue[1:]
+		k.writing = true
+		k.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
+		err := k.conn.Write(ctx, websocket.MessageText, data)
+		cancel()
+		k.mu.Lock()
+		k.writing = false
+		k.changed.broadcast()
+		k.mu.Unlock()
+		if err != nil {
+			k.close()
+			return
+		}
+	}
+}
+
+// readLoop reads what the client sends (pings, close); a frozen socket
+// reads nothing, so pings go unanswered as on a half-open connection.
+func (k *socket) readLoop() {
+	for {
+		k.mu.Lock()
+		for k.frozen && !k.closed {
+			ch := k.changed.wait()
+			k.mu.Unlock()
+			<-ch
+			k.mu.Lock()
+		}
+		closed := k.closed
+		k.mu.Unlock()
+		if closed {
+			return
+		}
+		if _, _, err := k.conn.Read(context.Background()); err != nil {
+			k.close()
+			return
+		}
+	}
+}
+
+// drained waits until every queued event is written.
+func (k *socket) drained(ctx context.Context) error {
+	for {
+		k.mu.Lock()
+		if k.closed {
+			k.mu.Unlock()
+			return errors.New("socket closed")
+		}
+		if len(k.queue) == 0 && !k.writing {
+			k.mu.Unlock()
+			return nil
+		}
+		ch := k.changed.wait()
+		k.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Flush waits until the adapter has read every event emitted so far: the
+// queue is written, then a ping is answered, which the client's reader does
+// only after reading (and handling) every frame before it.
+func (s *Server) Flush(ctx context.Context) error {
+	s.mu.Lock()
+	var live []*socket
+	for _, k := range s.sockets {
+		if !k.replaced {
+			live = append(live, k)
+		}
+	}
+	s.mu.Unlock()
+	if len(live) == 0 {
+		return errors.New("arisim: no connected socket")
+	}
+	for _, k := range live {
+		if err := k.drained(ctx); err != nil {
+			return fmt.Errorf("arisim: flush: %w", err)
+		}
+		if err := k.conn.Ping(ctx); err != nil {
+			return fmt.Errorf("arisim: flush: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// WaitSockets waits until n event sockets have been accepted in all.
+func (s *Server) WaitSockets(ctx context.Context, n int) error {
+	return s.waitFor(ctx, func() bool { return s.accepted >= n })
+}
+
+// Accepted is the number of event sockets accepted so far.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
+// DropSockets closes every event socket abruptly (the link drops).
+func (s *Server) DropSockets() {
+	s.mu.Lock()
+	socks := s.sockets
+	s.sockets = nil
+	s.owner = map[string]*socket{}
+	s.changed.broadcast()
+	s.mu.Unlock()
+	for _, k := range socks {
+		k.close()
+	}
+}
+
+// Freeze stops (or resumes) reading and writing every socket: to the client
+// it is a half-open connection, silent and deaf to pings.
+func (s *Server) Freeze(on bool) {
+	s.mu.Lock()
+	socks := append([]*socket(nil), s.sockets...)
+	s.mu.Unlock()
+	for _, k := range socks {
+		k.mu.Lock()
+		k.frozen = on
+		k.changed.broadcast()
+		k.mu.Unlock()
+	}
+}
+
+// RejectSockets makes new event sockets fail (503) while on: Asterisk is
+// unreachable for the WebSocket while REST may still work.
+func (s *Server) RejectSockets(on bool) {
+	s.mu.Lock()
+	s.rejectWS = on
+	s.mu.Unlock()
+}
+
+// InjectRaw sends a frame as is to every socket (malformed JSON, unknown
+// event types).
+func (s *Server) InjectRaw(frame []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range s.sockets {
+		if !k.replaced {
+			k.push(append([]byte(nil), frame...))
+		}
+	}
+}
+
+// InjectEvent sends an event of any type (e.g. one ari/v5 does not know)
+// with the usual envelope.
+func (s *Server) InjectEvent(typ string, fields map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	o := obj{}
+	for _, k := range keys {
+		o = append(o, kv{k, fields[k]})
+	}
+	s.emit(typ, nil, o)
+}
+
+// FailREST makes the next n REST requests fail with status code (e.g. 500).
+func (s *Server) FailREST(n, code int) {
+	s.mu.Lock()
+	s.failN, s.failCode = n, code
+	s.mu.Unlock()
+}
+
+// SetBehavior says how endpoint (tech/resource, e.g. PJSIP/1001) answers
+// originates and dials.
+func (s *Server) SetBehavior(endpoint string, b Behavior) {
+	s.mu.Lock()
+	s.behavior[endpoint] = b
+	s.mu.Unlock()
+}
+
+// --- HTTP ---
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ari/events", s.events)
+	mux.HandleFunc("GET /ari/asterisk/info", s.info)
+	mux.HandleFunc("GET /ari/asterisk/ping", s.ping)
+	mux.HandleFunc("GET /ari/applications", s.applications)
+	mux.HandleFunc("GET /ari/applications/{name}", s.application)
+	mux.HandleFunc("GET /ari/endpoints", s.endpoints)
+	mux.HandleFunc("GET /ari/channels", s.listChannels)
+	mux.HandleFunc("POST /ari/channels", s.originate)
+	mux.HandleFunc("POST /ari/channels/create", s.create)
+	mux.HandleFunc("GET /ari/channels/{id}", s.getChannel)
+	mux.HandleFunc("POST /ari/channels/{id}", s.originate)
+	mux.HandleFunc("DELETE /ari/channels/{id}", s.hangup)
+	mux.HandleFunc("POST /ari/channels/{id}/dial", s.dial)
+	mux.HandleFunc("POST /ari/channels/{id}/answer", s.answer)
+	mux.HandleFunc("POST /ari/channels/{id}/play", s.play)
+	mux.HandleFunc("POST /ari/channels/{id}/play/{pb}", s.play)
+	mux.HandleFunc("POST /ari/channels/{id}/continue", s.cont)
+	mux.HandleFunc("POST /ari/channels/{id}/redirect", s.redirect)
+	mux.HandleFunc("GET /ari/channels/{id}/variable", s.getVar)
+	mux.HandleFunc("POST /ari/channels/{id}/variable", s.setVar)
+	mux.HandleFunc("GET /ari/bridges", s.listBridges)
+	mux.HandleFunc("POST /ari/bridges", s.createBridge)
+	mux.HandleFunc("POST /ari/bridges/{id}", s.createBridge)
+	mux.HandleFunc("DELETE /ari/bridges/{id}", s.deleteBridge)
+	mux.HandleFunc("POST /ari/bridges/{id}/addChannel", s.addChannel)
+	mux.HandleFunc("POST /ari/bridges/{id}/removeChannel", s.removeChannel)
+	return s.guard(mux)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		if k := r.URL.Query().Get("api_key"); k != "" {
+			user, pass, ok = strings.Cut(k, ":")
+		}
+	}
+	return ok && user == s.o.Username && pass == s.o.Password
+}
+
+// guard checks credentials and injects REST failures.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="Asterisk REST Interface"`)
+			writeJSON(w, http.StatusUnauthorized, obj{{"error", "Authentication required"}})
+			return
+		}
+		if r.URL.Path != "/ari/events" {
+			s.mu.Lock()
+			fail := s.failN > 0
+			code := s.failCode
+			if fail {
+				s.failN--
+			}
+			s.mu.Unlock()
+			if fail {
+				writeJSON(w, code, obj{{"message", http.StatusText(code)}})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	data, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(data)
+}
+
+func notFound(w http.ResponseWriter, what string) {
+	writeJSON(w, http.StatusNotFound, obj{{"message", what + " not found"}})
+}
+
+// params merges the query string and a JSON body (ARI takes both).
+func params(r *http.Request) (map[string]string, map[string]string) {
+	p := map[string]string{}
+	for k, v := range r.URL.Query() {
+		if len(v) > 0 {
+			p[k] = v[0]
+		}
+	}
+	vars := map[string]string{}
+	if r.Body != nil {
+		var body map[string]any
+		if json.NewDecoder(r.Body).Decode(&body) == nil {
+			for k, v := range body {
+				switch v := v.(type) {
+				case string:
+					p[k] = v
+				case float64:
+					p[k] = strconv.FormatFloat(v, 'f', -1, 64)
+				case map[string]any:
+					if k == "variables" {
+						for vk, vv := range v {
+							vars[vk] = fmt.Sprint(vv)
+						}
+					}
+				}
+			}
+		}
+	}
+	return p, vars
+}
+
+func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	app := r.URL.Query().Get("app")
+	if app == "" {
+		writeJSON(w, http.StatusBadRequest, obj{{"message", "app parameter is required"}})
+		return
+	}
+	s.mu.Lock()
+	reject := s.rejectWS
+	s.mu.Unlock()
+	if reject {
+		writeJSON(w, http.StatusServiceUnavailable, obj{{"message", "Service Unavailable"}})
+		return
+	}
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"ari"}})
+	if err != nil {
+		return
+	}
+	conn.SetReadLimit(1 << 20)
+	k := &socket{conn: conn, app: app, timeout: s.o.WriteTimeout}
+	s.mu.Lock()
+	if old := s.owner[app]; old != nil && !old.replaced {
+		// The newer socket takes the application over; the old one hears
+		// ApplicationReplaced and nothing more.
+		data, _ := json.Marshal(obj{{"type", "ApplicationReplaced"}, {"timestamp", s.ts()}, {"asterisk_id", EntityID}, {"application", app}})
+		old.push(data)
+		old.replaced = true
+	}
+	s.owner[app] = k
+	s.sockets = append(s.sockets, k)
+	s.accepted++
+	s.changed.broadcast()
+	s.mu.Unlock()
+	s.wg.Go(k.writeLoop)
+	s.wg.Go(k.readLoop)
+}
+
+func (s *Server) info(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	start := s.o.Start.Format(TimeLayout)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, obj{
+		{"build", obj{{"os", "Linux"}, {"kernel", "6.18.44"}, {"machine", "x86_64"}, {"options", "OPTIONAL_API"}, {"date", "2026-11-21 07:43:57 UTC"}, {"user", "root"}}},
+		{"system", obj{{"version", "22.10.1"}, {"entity_id", EntityID}}},
+		{"config", obj{{"name", ""}, {"default_language", "en"}, {"setid", obj{{"user", ""}, {"group", ""}}}}},
+		{"status", obj{{"startup_time", start}, {"last_reload_time", start}}},
+	})
+}
+
+func (s *Server) ping(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	ts := s.ts()
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, obj{{"ping", "pong"}, {"timestamp", ts}, {"asterisk_id", EntityID}})
+}
+
+func appJSON(name string) obj {
+	return obj{{"name", name}, {"channel_ids", []string{"__AST_CHANNEL_ALL_TOPIC"}}, {"bridge_ids", []string{"__AST_BRIDGE_ALL_TOPIC"}},
+		{"endpoint_ids", []string{"__AST_ENDPOINT_ALL_TOPIC"}}, {"device_names", []string{"__AST_DEVICE_STATE_ALL_TOPIC"}},
+		{"events_allowed", []string{}}, {"events_disallowed", []string{}}}
+}
+
+func (s *Server) applications(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	var names []string
+	for n := range s.owner {
+		names = append(names, n)
+	}
+	s.mu.Unlock()
+	sort.Strings(names)
+	out := []obj{}
+	for _, n := range names {
+		out = append(out, appJSON(n))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) application(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	_, ok := s.owner[r.PathValue("name")]
+	s.mu.Unlock()
+	if !ok {
+		notFound(w, "Application")
+		return
+	}
+	writeJSON(w, http.StatusOK, appJSON(r.PathValue("name")))
+}
+
+func (s *Server) endpoints(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []obj{}
+	seen := map[string]bool{}
+	for _, c := range s.channels {
+		seen[c.Endpoint] = true
+	}
+	for e := range s.behavior {
+		seen[e] = true
+	}
+	var eps []string
+	for e := range seen {
+		eps = append(eps, e)
+	}
+	sort.Strings(eps)
+	for _, e := range eps {
+		tech, res, _ := strings.Cut(e, "/")
+		var ids []string
+		for _, c := range s.channels {
+			if c.Endpoint == e {
+				ids = append(ids, c.ID)
+			}
+		}
+		sort.Strings(ids)
+		if ids == nil {
+			ids = []string{}
+		}
+		out = append(out, obj{{"technology", tech}, {"resource", res}, {"state", "online"}, {"channel_ids", ids}})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) sortedChannels() []*Channel {
+	out := make([]*Channel, 0, len(s.channels))
+	for _, c := range s.channels {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Created.Equal(out[j].Created) {
+			return out[i].Created.Before(out[j].Created)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+func (s *Server) listChannels(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	out := []obj{}
+	for _, c := range s.sortedChannels() {
+		out = append(out, s.snapshot(c))
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) getChannel(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	c := s.channels[r.PathValue("id")]
+	var o obj
+	if c != nil {
+		o = s.snapshot(c)
+	}
+	s.mu.Unlock()
+	if c == nil {
+		notFound(w, "Channel")
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+func (s *Server) listBridges(w http.ResponseWriter, _ *http.Request) {
+	s.mu.Lock()
+	var ids []string
+	for id := range s.bridges {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := []obj{}
+	for _, id := range ids {
+		out = append(out, s.bridgeJSON(s.bridges[id]))
+	}
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, out)
+}
+
+// Channel returns a copy of a live channel.
+func (s *Server) Channel(id string) (Channel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.channels[id]
+	if c == nil {
+		return Channel{}, false
+	}
+	return *c, true
+}
+
+// Channels is the number of live channels.
+func (s *Server) Channels() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.channels)
+}
+
+// WaitGone waits until channel id no longer exists.
+func (s *Server) WaitGone(ctx context.Context, id string) error {
+	return s.waitFor(ctx, func() bool { return s.channels[id] == nil })
+}
+
+// Base64Auth is the Authorization header value for user:pass (tests).
+func Base64Auth(user, pass string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
+}
+
+// WaitIdle waits until no channel is left (every call of a script ended,
+// including what the adapter's commands set off).
+func (s *Server) WaitIdle(ctx context.Context) error {
+	return s.waitFor(ctx, func() bool { return len(s.channels) == 0 })
+}
