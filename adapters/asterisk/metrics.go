@@ -14,7 +14,7 @@ type metrics struct {
 	disconnects *prometheus.CounterVec // reason
 	events      *prometheus.CounterVec // type
 	undecodable prometheus.Counter
-	signals     []prometheus.Counter // by callstate.Kind
+	signals     []prometheus.Counter   // by callstate.Kind
 	reconciled  *prometheus.CounterVec // result: adopted, lost
 	requests    *prometheus.CounterVec // op, result
 	eventByType map[string]prometheus.Counter
