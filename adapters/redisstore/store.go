@@ -159,6 +159,11 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
+// firstVersion is the Version of a new document: the creation time, so a
+// tenant or account deleted and created again does not restart at a version
+// a stale writer may still hold. Each update adds one.
+func firstVersion(now time.Time) uint64 { return uint64(now.UnixNano()) }
+
 func ms(d time.Duration) time.Duration { return max(d, time.Millisecond) }
 
 // Tenants.
@@ -169,7 +174,7 @@ func (s *Store) CreateTenant(ctx context.Context, t store.Tenant) (store.Tenant,
 		return store.Tenant{}, fmt.Errorf("redisstore: create tenant: %w", err)
 	}
 	now := s.now()
-	t.Version, t.CreatedAt, t.UpdatedAt = 1, now, now
+	t.Version, t.CreatedAt, t.UpdatedAt = firstVersion(now), now, now
 	r, err := createScript.Run(ctx, s.c, []string{s.tenantKey(t.ID), s.tenantsKey(), s.tenantKey(t.ID)}, mustJSON(t), t.ID, "0").Int()
 	if err != nil {
 		return store.Tenant{}, fmt.Errorf("redisstore: create tenant %s: %w", t.ID, err)
@@ -530,7 +535,7 @@ func (s *Store) CreateAccount(ctx context.Context, a store.Account) (store.Accou
 		return store.Account{}, fmt.Errorf("redisstore: create account: %w", err)
 	}
 	now := s.now()
-	a.Version, a.CreatedAt, a.UpdatedAt = 1, now, now
+	a.Version, a.CreatedAt, a.UpdatedAt = firstVersion(now), now, now
 	need, parent := "0", s.accountKey(a.Username)
 	if a.Role == store.RoleAdmin {
 		need, parent = "1", s.tenantKey(a.Tenant)
