@@ -162,9 +162,10 @@ func (s *Server) StartAt(addr string) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.url = "http://" + ln.Addr().String() + "/ari"
-	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second}
+	s.srv = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 5 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context { return context.WithValue(ctx, connKey{}, c) }}
 	s.mu.Unlock()
-	s.wg.Go(func() { _ = s.srv.Serve(ln) })
+	s.wg.Go(func() { _ = s.srv.Serve(pausableListener{ln}) })
 	return nil
 }
 
@@ -346,6 +347,7 @@ func (s *Server) Emitted() int {
 
 type socket struct {
 	conn     *websocket.Conn
+	raw      *pausableConn
 	app      string
 	timeout  time.Duration
 	replaced bool // guarded by Server.mu
@@ -409,22 +411,11 @@ func (k *socket) writeLoop() {
 	}
 }
 
-// readLoop reads what the client sends (pings, close); a frozen socket
-// reads nothing, so pings go unanswered as on a half-open connection.
+// readLoop reads what the client sends (pings, close); on a frozen socket
+// the bytes are held back below the WebSocket, so pings go unanswered as on
+// a half-open connection.
 func (k *socket) readLoop() {
 	for {
-		k.mu.Lock()
-		for k.frozen && !k.closed {
-			ch := k.changed.wait()
-			k.mu.Unlock()
-			<-ch
-			k.mu.Lock()
-		}
-		closed := k.closed
-		k.mu.Unlock()
-		if closed {
-			return
-		}
 		if _, _, err := k.conn.Read(context.Background()); err != nil {
 			k.close()
 			return
@@ -516,6 +507,9 @@ func (s *Server) Freeze(on bool) {
 		k.frozen = on
 		k.changed.broadcast()
 		k.mu.Unlock()
+		if k.raw != nil {
+			k.raw.pause(on)
+		}
 	}
 }
 
@@ -700,6 +694,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(1 << 20)
 	k := &socket{conn: conn, app: app, timeout: s.o.WriteTimeout}
+	k.raw, _ = r.Context().Value(connKey{}).(*pausableConn)
 	s.mu.Lock()
 	if old := s.owner[app]; old != nil && !old.replaced {
 		// The newer socket takes the application over; the old one hears
@@ -887,4 +882,56 @@ func Base64Auth(user, pass string) string {
 // including what the adapter's commands set off).
 func (s *Server) WaitIdle(ctx context.Context) error {
 	return s.waitFor(ctx, func() bool { return len(s.channels) == 0 })
+}
+
+// connKey finds the connection under a request (to freeze a socket's).
+type connKey struct{}
+
+// pausableListener hands out connections that can stop delivering what they
+// read.
+type pausableListener struct{ net.Listener }
+
+func (l pausableListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &pausableConn{Conn: c}, nil
+}
+
+type pausableConn struct {
+	net.Conn
+	mu      sync.Mutex
+	paused  bool
+	closed  bool
+	changed notifier
+}
+
+func (c *pausableConn) pause(on bool) {
+	c.mu.Lock()
+	c.paused = on
+	c.changed.broadcast()
+	c.mu.Unlock()
+}
+
+// Read holds what it read while paused.
+func (c *pausableConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	for c.paused && !c.closed {
+		ch := c.changed.wait()
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+	return n, err
+}
+
+func (c *pausableConn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.changed.broadcast()
+	c.mu.Unlock()
+	return c.Conn.Close()
 }
