@@ -220,7 +220,9 @@ func (p *Player) hangup(c *Chan, cause, disposition string) {
 
 // HangupPair ends a bridged call: first hangs up (its phone sent BYE), the
 // bridge breaks (UNBRIDGE on the originator), the other leg follows.
-func (p *Player) HangupPair(first, second *Chan) { p.hangupPair(first, second, "NORMAL_CLEARING", "recv_bye") }
+func (p *Player) HangupPair(first, second *Chan) {
+	p.hangupPair(first, second, "NORMAL_CLEARING", "recv_bye")
+}
 
 func (p *Player) hangupPair(first, second *Chan, cause, disposition string) {
 	a, b := first, second
