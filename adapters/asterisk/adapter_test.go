@@ -450,6 +450,7 @@ func TestFeatureCodeIsConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	settle(t, r)
+	r.ad.actions.Wait() // the confirmation's last answer may still be on its way back
 	evs, _ := r.sink.snapshot()
 	if len(evs) != 1 || evs[0].Type != events.TerminalSet {
 		t.Fatalf("events %v, want one terminal_set", render2(evs))

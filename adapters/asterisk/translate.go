@@ -474,6 +474,11 @@ func (t *Translator) dial(ev *Event, at time.Time, out []callstate.Signal) []cal
 		return t.ring(peer, callstate.Ringing, at, out)
 	case "PROGRESS":
 		return t.ring(peer, callstate.EarlyMedia, at, out)
+	case "ANSWER":
+		// The peer's state change to Up says the same (and comes first):
+		// one Answered, not an Answered and a DialEnd the machine would
+		// count as a duplicate.
+		return t.answered(peer, at, out)
 	}
 	cause, final := causeFromDialStatus(ev.DialStatus)
 	if !final {
