@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
+	arisim "github.com/ringside/ringside/integration/sim/ari"
 )
 
 // buildRingside builds the binary once per test run, as `make build` does.
@@ -275,15 +277,17 @@ func TestDemoRunsTheWholePipeline(t *testing.T) {
 	}
 }
 
-// TestServeReportsWhatIsNotReady runs `ringside serve` with a configuration
-// file: it is alive, and /readyz says why it takes no calls.
-func TestServeReportsWhatIsNotReady(t *testing.T) {
+// serve runs `ringside serve` on a configuration file and returns the
+// process and its HTTP base URL.
+func serve(t *testing.T, yaml string, env ...string) (*process, string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "ringside.yaml")
-	if err := os.WriteFile(cfg, []byte("node_id: pbx-01\ndata_dir: "+dir+"/state\nhttp:\n  listen: 127.0.0.1:0\n"), 0o600); err != nil {
+	yaml = "node_id: pbx-01\ndata_dir: " + dir + "/state\nhttp:\n  listen: 127.0.0.1:0\n" + yaml
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := start(t, []string{"RINGSIDE_LOG_FORMAT=json"}, "serve", "-config", cfg)
+	p := start(t, append([]string{"RINGSIDE_LOG_FORMAT=json"}, env...), "serve", "-config", cfg)
 	re := regexp.MustCompile(`"logger":"http","msg":"listening","addr":"([0-9.:]+)"`)
 	var addr string
 	eventually(t, 60*time.Second, "the http address in the log", func() bool {
@@ -293,11 +297,66 @@ func TestServeReportsWhatIsNotReady(t *testing.T) {
 		}
 		return m != nil
 	})
-	eventually(t, 30*time.Second, "readiness to name the pbx", func() bool {
-		code, body := get(t, "http://"+addr+"/readyz")
-		return code == 503 && body == "pbx: no asterisk adapter in this build yet\n"
+	return p, "http://" + addr
+}
+
+// TestServeWithAsterisk runs `ringside serve` against the ARI simulator: it
+// turns ready once connected, and a ring group call on the PBX comes out as
+// one answered inbound call of the tenant the dialplan names.
+func TestServeWithAsterisk(t *testing.T) {
+	sim := arisim.New(arisim.Options{Username: "ringside", Password: "ari-secret", Tenant: "acme",
+		ChannelVars: []string{"CHANNEL(linkedid)", "TENANT"}, App: "ringside"})
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sim.Close)
+	p, base := serve(t, "pbx:\n  kind: asterisk\n  tenant: {from: variable, variable: TENANT}\n  asterisk:\n    url: "+sim.URL()+"\n",
+		"RINGSIDE_PBX_ASTERISK_PASSWORD=ari-secret")
+	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+
+	if err := sim.Play("ring_group_one_answers"); err != nil {
+		t.Fatal(err)
+	}
+	var scrape string
+	eventually(t, 30*time.Second, "the call to end", func() bool {
+		_, scrape = get(t, base+"/metrics")
+		return metricSum(scrape, "ringside_calls_ended_total") >= 1
 	})
-	if code, _ := get(t, "http://"+addr+"/healthz"); code != 200 {
+	if n := metricSum(scrape, "ringside_calls_ended_total", `direction="inbound"`, `disposition="answered"`); n != 1 {
+		t.Errorf("inbound answered calls = %v, want 1", n)
+	}
+	if n := metricSum(scrape, "ringside_pipeline_events_total", `type="ring_stopped"`); n != 2 {
+		t.Errorf("ring_stopped events = %v, want 2 (the two extensions that did not answer)", n)
+	}
+	if strings.Contains(p.errOut(), "ari-secret") {
+		t.Error("the ARI password reached the log")
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.waitExit(30 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d", code)
+	}
+}
+
+// TestServeReportsWhatIsNotReady: with the PBX unreachable, Ringside is
+// alive, and /readyz says why it takes no calls.
+func TestServeReportsWhatIsNotReady(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // a port where no Asterisk answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() + "/ari"
+	ln.Close()
+	p, base := serve(t, "pbx:\n  asterisk:\n    url: "+down+"\n")
+	var body string
+	eventually(t, 30*time.Second, "readiness to name the pbx", func() bool {
+		var code int
+		code, body = get(t, base+"/readyz")
+		return code == 503 && strings.HasPrefix(body, "pbx: disconnected")
+	})
+	if strings.Count(body, "\n") != 1 {
+		t.Errorf("/readyz = %q, want one line for the pbx only", body)
+	}
+	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz = %d", code)
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)

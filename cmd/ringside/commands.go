@@ -70,5 +70,5 @@ func cmdServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	return runDaemon(ctx, cfg, log, daemonHooks{pbx: unavailablePBX(cfg.PBX.Kind)})
+	return runDaemon(ctx, cfg, log, daemonHooks{pbx: newPBX(cfg, log)})
 }

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/ringside/ringside/adapters/asterisk"
 	"github.com/ringside/ringside/adapters/httpapi"
 	"github.com/ringside/ringside/adapters/natsbus"
 	"github.com/ringside/ringside/pkg/buildinfo"
@@ -32,7 +34,8 @@ type signalSource interface {
 
 // daemonHooks are what differs between `serve` and `demo`.
 type daemonHooks struct {
-	pbx signalSource
+	// pbx builds the signal source; reg is for its metrics.
+	pbx func(reg prometheus.Registerer) (signalSource, error)
 	// consumers run beside the pipeline on the bus until the drain ends.
 	consumers []func(ctx context.Context, bus *natsbus.Bus) error
 	// started is called once Ringside is ready to take work.
@@ -51,8 +54,12 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	runCtx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	reg := httpapi.NewRegistry(info)
+	pbx, err := h.pbx(reg)
+	if err != nil {
+		return fmt.Errorf("pbx: %w", err)
+	}
 	ready := health.New()
-	ready.Register("pbx", h.pbx.Ready)
+	ready.Register("pbx", pbx.Ready)
 	var bus atomic.Pointer[natsbus.Bus]
 	ready.Register("nats", func() error {
 		if b := bus.Load(); b != nil {
@@ -135,7 +142,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	srcDone := make(chan struct{})
 	go func() {
 		defer close(srcDone)
-		if err := h.pbx.Run(runCtx, pipe); err != nil && runCtx.Err() == nil {
+		if err := pbx.Run(runCtx, pipe); err != nil && runCtx.Err() == nil {
 			fail(fmt.Errorf("pbx: %w", err))
 		}
 	}()
@@ -218,6 +225,32 @@ func notify(log *zap.Logger, state string) {
 		log.Warn("sd_notify", zap.String("state", state), zap.Error(err))
 	}
 }
+
+// newPBX builds the adapter of the configured PBX.
+func newPBX(cfg config.Config, log *zap.Logger) func(prometheus.Registerer) (signalSource, error) {
+	return func(reg prometheus.Registerer) (signalSource, error) {
+		switch cfg.PBX.Kind {
+		case config.PBXAsterisk:
+			a, err := asterisk.New(asterisk.Options{PBX: cfg.PBX, Logger: log.Named("asterisk"), Registerer: reg})
+			if err != nil {
+				return nil, err
+			}
+			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready}, nil
+		default:
+			return unavailablePBX(cfg.PBX.Kind), nil
+		}
+	}
+}
+
+// pbxSource adapts a PBX adapter, whose Run takes its own Sink interface, to
+// signalSource.
+type pbxSource struct {
+	run   func(context.Context, *pipeline.Pipeline) error
+	ready func() error
+}
+
+func (s pbxSource) Run(ctx context.Context, p *pipeline.Pipeline) error { return s.run(ctx, p) }
+func (s pbxSource) Ready() error                                        { return s.ready() }
 
 // unavailablePBX is the signal source for a PBX kind whose adapter is not
 // part of this build yet: it takes no calls and says so in readiness.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/ringside/ringside/adapters/natsbus"
@@ -75,12 +76,14 @@ func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 	defer func() { _ = log.Sync() }()
 
 	return runDaemon(ctx, cfg, log, daemonHooks{
-		pbx: &demoPBX{speed: *speed, gen: callgen.NewGenerator(callgen.Config{
-			Rand:       rand.New(rand.NewPCG(*seed, *seed)),
-			Concurrent: *concurrent,
-			Prefix:     "demo-" + strconv.FormatUint(*seed, 36) + "-",
-			Tenants:    []string{"acme", "globex", "initech"},
-		})},
+		pbx: func(prometheus.Registerer) (signalSource, error) {
+			return &demoPBX{speed: *speed, gen: callgen.NewGenerator(callgen.Config{
+				Rand:       rand.New(rand.NewPCG(*seed, *seed)),
+				Concurrent: *concurrent,
+				Prefix:     "demo-" + strconv.FormatUint(*seed, 36) + "-",
+				Tenants:    []string{"acme", "globex", "initech"},
+			})}, nil
+		},
 		consumers: []func(context.Context, *natsbus.Bus) error{eventLogger(log.Named("events"))},
 		started: func(addr net.Addr) {
 			fmt.Fprintf(stdout, "Ringside demo is running: %d simulated calls at once, %gx real time, state in %s\n"+
