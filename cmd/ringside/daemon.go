@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,7 +233,8 @@ func newPBX(cfg config.Config, log *zap.Logger) func(prometheus.Registerer) (sig
 	return func(reg prometheus.Registerer) (signalSource, error) {
 		switch cfg.PBX.Kind {
 		case config.PBXAsterisk:
-			a, err := asterisk.New(asterisk.Options{PBX: cfg.PBX, Logger: log.Named("asterisk"), Registerer: reg})
+			a, err := asterisk.New(asterisk.Options{PBX: cfg.PBX, Parties: asteriskParties(cfg.PBX.Asterisk),
+				Logger: log.Named("asterisk"), Registerer: reg})
 			if err != nil {
 				return nil, err
 			}
@@ -240,6 +243,24 @@ func newPBX(cfg config.Config, log *zap.Logger) func(prometheus.Registerer) (sig
 			return unavailablePBX(cfg.PBX.Kind), nil
 		}
 	}
+}
+
+// asteriskParties turns the validated pbx.asterisk patterns into the
+// adapter's party rules.
+func asteriskParties(c config.Asterisk) asterisk.Parties {
+	p := asterisk.Parties{
+		Extension:           regexp.MustCompile(c.ExtensionPattern),
+		InternationalPrefix: c.InternationalPrefix,
+	}
+	for _, t := range strings.Split(c.Trunks, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			p.Trunks = append(p.Trunks, t)
+		}
+	}
+	if c.TrunkContext != "" {
+		p.TrunkContext = regexp.MustCompile(c.TrunkContext)
+	}
+	return p
 }
 
 // pbxSource adapts a PBX adapter, whose Run takes its own Sink interface, to

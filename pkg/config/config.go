@@ -118,6 +118,18 @@ type Asterisk struct {
 	Password Secret `yaml:"password"`
 	// App is the Stasis application name.
 	App string `yaml:"app"`
+	// ExtensionPattern matches the endpoint names of extensions; its first
+	// capture group, if any, is the extension number.
+	ExtensionPattern string `yaml:"extension_pattern"`
+	// Trunks is a comma-separated list of endpoint names that are always
+	// external, even when they look like an extension.
+	Trunks string `yaml:"trunks"`
+	// TrunkContext matches the dialplan contexts trunk channels are created
+	// in (from pjsip.conf); empty: endpoint names decide.
+	TrunkContext string `yaml:"trunk_context"`
+	// InternationalPrefix dialled before a country code is rewritten to "+"
+	// ("-": no rewrite).
+	InternationalPrefix string `yaml:"international_prefix"`
 }
 
 // FreeSWITCH configures the event socket (ESL) client.
@@ -217,9 +229,11 @@ func Default() Config {
 			DefaultTenant: "default",
 			Tenant:        TenantRule{From: TenantFixed, Separator: "-"},
 			Asterisk: Asterisk{
-				URL:      "http://127.0.0.1:8088/ari",
-				Username: "ringside",
-				App:      "ringside",
+				URL:                 "http://127.0.0.1:8088/ari",
+				Username:            "ringside",
+				App:                 "ringside",
+				ExtensionPattern:    `^([0-9]{2,6})$`,
+				InternationalPrefix: "00",
 			},
 			FreeSWITCH: FreeSWITCH{Address: "127.0.0.1:8021"},
 			Reconnect:  backoff.Policy{Initial: 500 * time.Millisecond, Max: 30 * time.Second},

@@ -170,12 +170,10 @@ func TestGoodFiles(t *testing.T) {
 			want.Log = Log{Level: "debug", Format: "json"}
 			want.HTTP = HTTP{Listen: "0.0.0.0:9464", PublicURL: "https://ringside.example.com"}
 			want.PBX.DefaultTenant = "acme"
-			want.PBX.Asterisk = Asterisk{
-				URL:      "https://pbx1.example.com:8089/ari",
-				Username: "zoho",
-				Password: "ari-s3cret",
-				App:      "ringside-crm",
-			}
+			want.PBX.Asterisk.URL = "https://pbx1.example.com:8089/ari"
+			want.PBX.Asterisk.Username = "zoho"
+			want.PBX.Asterisk.Password = "ari-s3cret"
+			want.PBX.Asterisk.App = "ringside-crm"
 			want.PBX.Reconnect = backoff.Policy{Initial: time.Second, Max: time.Minute}
 			want.Zoho = Zoho{
 				AccountsURL:  "https://accounts.zoho.eu",

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,8 @@ func (c Config) problems() []error {
 
 	p.oneOf("pbx.kind", c.PBX.Kind, PBXAsterisk, PBXFreeSWITCH)
 	p.token("pbx.default_tenant", c.PBX.DefaultTenant)
+	p.regexp("pbx.asterisk.extension_pattern", c.PBX.Asterisk.ExtensionPattern)
+	p.regexp("pbx.asterisk.trunk_context", c.PBX.Asterisk.TrunkContext)
 	p.oneOf("pbx.tenant.from", c.PBX.Tenant.From, TenantFixed, TenantVariable, TenantContextPrefix)
 	switch {
 	case c.PBX.Tenant.From == TenantVariable && c.PBX.Tenant.Variable == "":
@@ -196,4 +199,11 @@ func showURL(v string, u *url.URL, err error) string {
 		return "xxxxx" + v[i:]
 	}
 	return v
+}
+
+// regexp checks that a pattern compiles (empty is allowed).
+func (p *checker) regexp(key, pattern string) {
+	if _, err := regexp.Compile(pattern); err != nil {
+		p.addf("%s: %v", key, err)
+	}
 }
