@@ -397,8 +397,8 @@ func (c *client) command(lines []string) bool {
 		if rest != s.o.Password {
 			c.enqueue(reply("-ERR invalid"), false)
 			c.enqueue([]byte("Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"), false)
-			c.enqueue(nil, false)
-			return false
+			c.enqueue(nil, false) // the writer closes the connection after the notice
+			return true
 		}
 		c.authed.Store(true)
 		c.enqueue(reply("+OK accepted"), false)
@@ -459,7 +459,7 @@ func (c *client) command(lines []string) bool {
 		c.enqueue(reply("+OK bye"), false)
 		c.enqueue([]byte("Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"), false)
 		c.enqueue(nil, false)
-		return false
+		return true
 	default:
 		c.enqueue(reply("-ERR command not found"), false)
 	}
