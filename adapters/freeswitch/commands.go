@@ -12,6 +12,7 @@ import (
 	"github.com/percipia/eslgo/command"
 	"go.uber.org/zap"
 
+	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/fault"
 )
 
@@ -114,7 +115,7 @@ func (a *Adapter) Originate(ctx context.Context, r ClickToCall) (*Origination, e
 		{varOriginDialed, r.Customer},
 		{varOriginExtension, r.Extension},
 	}
-	if v := a.o.PBX.Tenant.Variable; v != "" && r.Tenant != "" && a.o.PBX.Tenant.From == "variable" {
+	if v := a.o.PBX.Tenant.Variable; v != "" && r.Tenant != "" && a.o.PBX.Tenant.From == config.TenantVariable {
 		aVars = append(aVars, Header{v, r.Tenant})
 	}
 	bVars := []Header{
@@ -200,11 +201,11 @@ func (a *Adapter) SetCallerName(ctx context.Context, uuid, name string) error {
 	return a.SetVariable(ctx, uuid, "effective_caller_id_name", name)
 }
 
-// Transfer sends a leg to dest in the XML dialplan (context "" is the
-// leg's own): `uuid_transfer <uuid> <dest> [XML <context>]`.
-func (a *Adapter) Transfer(ctx context.Context, uuid, dest, context string) error {
-	if context != "" {
-		return a.api(ctx, "uuid_transfer", uuid, dest, "XML", context)
+// Transfer sends a leg to dest in the XML dialplan (dialplanContext ""
+// is the leg's own): `uuid_transfer <uuid> <dest> [XML <context>]`.
+func (a *Adapter) Transfer(ctx context.Context, uuid, dest, dialplanContext string) error {
+	if dialplanContext != "" {
+		return a.api(ctx, "uuid_transfer", uuid, dest, "XML", dialplanContext)
 	}
 	return a.api(ctx, "uuid_transfer", uuid, dest)
 }
