@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	arisim "github.com/ringside/ringside/integration/sim/ari"
+	eslsim "github.com/ringside/ringside/integration/sim/esl"
 )
 
 // buildRingside builds the binary once per test run, as `make build` does.
@@ -330,6 +331,38 @@ func TestServeWithAsterisk(t *testing.T) {
 	}
 	if strings.Contains(p.errOut(), "ari-secret") {
 		t.Error("the ARI password reached the log")
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.waitExit(30 * time.Second); code != 0 {
+		t.Fatalf("exit code = %d", code)
+	}
+}
+
+// TestServeWithFreeSWITCH runs `ringside serve` against the ESL simulator:
+// an inbound call answered by one extension comes out as one answered call of
+// the tenant named by the channels' domain_name.
+func TestServeWithFreeSWITCH(t *testing.T) {
+	sim, err := eslsim.Start(eslsim.Options{Password: "esl-secret", HeartbeatInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	p, base := serve(t, "pbx:\n  kind: freeswitch\n  tenant: {from: variable, variable: domain_name}\n  freeswitch:\n    address: "+sim.Addr()+"\n",
+		"RINGSIDE_PBX_FREESWITCH_PASSWORD=esl-secret")
+	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	if err := sim.Play("inbound_answered"); err != nil {
+		t.Fatal(err)
+	}
+	var scrape string
+	eventually(t, 30*time.Second, "the call to end", func() bool {
+		_, scrape = get(t, base+"/metrics")
+		return metricSum(scrape, "ringside_calls_ended_total") >= 1
+	})
+	if n := metricSum(scrape, "ringside_calls_ended_total", `direction="inbound"`, `disposition="answered"`); n != 1 {
+		t.Errorf("inbound answered calls = %v, want 1", n)
+	}
+	if strings.Contains(p.errOut(), "esl-secret") {
+		t.Error("the event socket password reached the log")
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.waitExit(30 * time.Second); code != 0 {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ringside/ringside/adapters/asterisk"
+	"github.com/ringside/ringside/adapters/freeswitch"
 	"github.com/ringside/ringside/adapters/httpapi"
 	"github.com/ringside/ringside/adapters/natsbus"
 	"github.com/ringside/ringside/pkg/buildinfo"
@@ -239,8 +240,16 @@ func newPBX(cfg config.Config, log *zap.Logger) func(prometheus.Registerer) (sig
 				return nil, err
 			}
 			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready}, nil
+		case config.PBXFreeSWITCH:
+			a, err := freeswitch.New(freeswitch.Options{FreeSWITCH: cfg.PBX.FreeSWITCH, PBX: cfg.PBX,
+				ExternalProfiles: splitList(cfg.PBX.FreeSWITCH.ExternalProfiles),
+				Logger:           log.Named("freeswitch"), Registerer: reg})
+			if err != nil {
+				return nil, err
+			}
+			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready}, nil
 		default:
-			return unavailablePBX(cfg.PBX.Kind), nil
+			return nil, fmt.Errorf("unknown pbx.kind %q", cfg.PBX.Kind)
 		}
 	}
 }
@@ -252,11 +261,7 @@ func asteriskParties(c config.Asterisk) asterisk.Parties {
 		Extension:           regexp.MustCompile(c.ExtensionPattern),
 		InternationalPrefix: c.InternationalPrefix,
 	}
-	for _, t := range strings.Split(c.Trunks, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			p.Trunks = append(p.Trunks, t)
-		}
-	}
+	p.Trunks = splitList(c.Trunks)
 	if c.TrunkContext != "" {
 		p.TrunkContext = regexp.MustCompile(c.TrunkContext)
 	}
@@ -273,15 +278,13 @@ type pbxSource struct {
 func (s pbxSource) Run(ctx context.Context, p *pipeline.Pipeline) error { return s.run(ctx, p) }
 func (s pbxSource) Ready() error                                        { return s.ready() }
 
-// unavailablePBX is the signal source for a PBX kind whose adapter is not
-// part of this build yet: it takes no calls and says so in readiness.
-type unavailablePBX string
-
-func (u unavailablePBX) Run(ctx context.Context, _ *pipeline.Pipeline) error {
-	<-ctx.Done()
-	return nil
-}
-
-func (u unavailablePBX) Ready() error {
-	return fmt.Errorf("no %s adapter in this build yet", string(u))
+// splitList splits a comma-separated configuration value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

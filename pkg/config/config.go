@@ -140,6 +140,9 @@ type FreeSWITCH struct {
 	// RecordingVariable is a channel variable the dialplan sets to the
 	// recording's final path; empty: the path of RECORD_STOP is used.
 	RecordingVariable string `yaml:"recording_variable"`
+	// ExternalProfiles is a comma-separated list of the sofia profiles
+	// whose legs are the outside world (trunks, gateways).
+	ExternalProfiles string `yaml:"external_profiles"`
 }
 
 // NATS configures the event bus.
@@ -235,7 +238,7 @@ func Default() Config {
 				ExtensionPattern:    `^([0-9]{2,6})$`,
 				InternationalPrefix: "00",
 			},
-			FreeSWITCH: FreeSWITCH{Address: "127.0.0.1:8021"},
+			FreeSWITCH: FreeSWITCH{Address: "127.0.0.1:8021", ExternalProfiles: "external"},
 			Reconnect:  backoff.Policy{Initial: 500 * time.Millisecond, Max: 30 * time.Second},
 		},
 		NATS: NATS{

@@ -187,7 +187,7 @@ func TestGoodFiles(t *testing.T) {
 			want := effectiveDefault()
 			want.NodeID = "fs-01"
 			want.PBX.Kind = PBXFreeSWITCH
-			want.PBX.FreeSWITCH = FreeSWITCH{Address: "[::1]:8021", Password: "ClueCon"}
+			want.PBX.FreeSWITCH.Address, want.PBX.FreeSWITCH.Password = "[::1]:8021", "ClueCon"
 			want.NATS = NATS{
 				URL:             "nats://n1.example.com:4222, tls://n2.example.com:4222",
 				Token:           "t0ken",
