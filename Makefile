@@ -22,11 +22,12 @@ test: ## run every test with the race detector, in random order
 	$(GO) test -race -shuffle=on -count=1 -timeout 20m ./...
 
 bench: ## run the benchmarks (one core for the state machine, as the targets say)
-	$(GO) test -run='^$$' -bench=. -benchmem -cpu=1 ./pkg/callstate/
-	$(GO) test -run='^$$' -bench=. -benchmem ./pkg/pipeline/ ./integration/...
+	$(GO) test -run='^$$' -bench=. -benchmem -cpu=1 ./pkg/callstate/ ./adapters/asterisk/ ./adapters/freeswitch/
+	$(GO) test -run='^$$' -bench=. -benchmem ./integration/...
 
-fuzz: ## fuzz the call state machine for FUZZTIME
+fuzz: ## fuzz the call state machine and the ESL frame parser, FUZZTIME each
 	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=$(FUZZTIME) ./pkg/callstate/
+	$(GO) test -run='^$$' -fuzz=FuzzFrame -fuzztime=$(FUZZTIME) ./adapters/freeswitch/
 
 lint: ## go vet and a gofmt check
 	$(GO) vet ./...
