@@ -1,0 +1,285 @@
+package zoho
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/ringside/ringside/pkg/store"
+)
+
+// Cache is the store's caller-lookup cache.
+type Cache interface {
+	GetLookup(ctx context.Context, tenant, number string) ([]byte, error)
+	PutLookup(ctx context.Context, tenant, number string, value []byte, ttl time.Duration) error
+	DeleteLookup(ctx context.Context, tenant, number string) error
+}
+
+// Match is the CRM record a number belongs to; the zero Match is "no
+// record".
+type Match struct {
+	Module string `json:"m,omitempty"` // Contacts, Leads, Accounts
+	ID     string `json:"id,omitempty"`
+	Name   string `json:"n,omitempty"`
+	Owner  string `json:"o,omitempty"` // the record owner's CRM user id
+}
+
+// Found reports whether the number belongs to a record.
+func (m Match) Found() bool { return m.ID != "" }
+
+// LookupOptions configure a Lookup.
+type LookupOptions struct {
+	// Modules are searched in this order, stopping at the first match
+	// (default Contacts, Leads, Accounts): a number found in the first
+	// module costs 1 credit, a number found nowhere len(Modules).
+	Modules []string
+	// Method is "search" (criteria on phone fields, equals, several
+	// formats in one request) or "coql" (one COQL query per module that
+	// also matches any stored number ending in the national digits).
+	Method string
+	// HitTTL and MissTTL are how long matches and misses are cached
+	// (default 24h and 1h).
+	HitTTL, MissTTL time.Duration
+}
+
+// Lookup finds the CRM record of a phone number with the fewest credits:
+// numbers are normalised to E.164 (tenant region), results cached in the
+// store (hits and misses, separate TTLs), concurrent lookups of one number
+// coalesced.
+type Lookup struct {
+	c     *Client
+	cache Cache
+	o     LookupOptions
+	sf    singleflight.Group
+}
+
+// NewLookup returns a Lookup.
+func NewLookup(c *Client, cache Cache, o LookupOptions) *Lookup {
+	if len(o.Modules) == 0 {
+		o.Modules = []string{"Contacts", "Leads", "Accounts"}
+	}
+	if o.Method == "" {
+		o.Method = "search"
+	}
+	if o.HitTTL <= 0 {
+		o.HitTTL = 24 * time.Hour
+	}
+	if o.MissTTL <= 0 {
+		o.MissTTL = time.Hour
+	}
+	return &Lookup{c: c, cache: cache, o: o}
+}
+
+// Normalize returns number in E.164, reading numbers without a country
+// code in region (ISO 3166-1 alpha-2; empty: the number must carry one).
+func Normalize(number, region string) (string, bool) {
+	number = strings.TrimSpace(number)
+	if len(digits(number)) < 7 { // an extension, not a phone number
+		return "", false
+	}
+	if strings.HasPrefix(number, "00") {
+		number = "+" + number[2:]
+	}
+	if region == "" && !strings.HasPrefix(number, "+") {
+		number = "+" + number
+	}
+	n, err := phonenumbers.Parse(number, strings.ToUpper(region))
+	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+		return "", false
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), true
+}
+
+// formats are the ways a number is commonly stored: E.164, E.164 without
+// "+", the national form (digits only, and as formatted), and the
+// international format with spaces: five formats × two phone fields fit
+// Zoho's ten search criteria.
+func formats(e164 string) (all []string, national string) {
+	all = []string{e164, strings.TrimPrefix(e164, "+")}
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return all, ""
+	}
+	natFmt := phonenumbers.Format(n, phonenumbers.NATIONAL)
+	intl := phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+	for _, f := range []string{digits(natFmt), natFmt, intl} {
+		if f != "" && !contains(all, f) {
+			all = append(all, f)
+		}
+	}
+	return all, phonenumbers.GetNationalSignificantNumber(n)
+}
+
+func digits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	phoneFieldsOf = map[string][]string{"Contacts": {"Phone", "Mobile"}, "Leads": {"Phone", "Mobile"}, "Accounts": {"Phone"}}
+	nameFieldOf   = map[string]string{"Contacts": "Full_Name", "Leads": "Full_Name", "Accounts": "Account_Name"}
+)
+
+// Find returns the record of number in tenant (region for numbers without
+// a country code). A number that cannot be normalised matches nothing and
+// costs nothing.
+func (l *Lookup) Find(ctx context.Context, tenant, region, number string) (Match, error) {
+	e164, ok := Normalize(number, region)
+	if !ok {
+		return Match{}, nil
+	}
+	if v, err := l.cache.GetLookup(ctx, tenant, e164); err == nil {
+		var m Match
+		if json.Unmarshal(v, &m) == nil {
+			if m.Found() {
+				l.c.m.lookups.WithLabelValues("hit").Inc()
+			} else {
+				l.c.m.lookups.WithLabelValues("negative_hit").Inc()
+			}
+			return m, nil
+		}
+	}
+	v, err, shared := l.sf.Do(tenant+"\x00"+e164, func() (any, error) { return l.search(ctx, tenant, e164) })
+	if shared {
+		l.c.m.lookups.WithLabelValues("coalesced").Inc()
+	}
+	if err != nil {
+		l.c.m.lookups.WithLabelValues("error").Inc()
+		return Match{}, err
+	}
+	return v.(Match), nil
+}
+
+func (l *Lookup) search(ctx context.Context, tenant, e164 string) (Match, error) {
+	fs, national := formats(e164)
+	for _, mod := range l.o.Modules {
+		fields := phoneFieldsOf[mod]
+		if fields == nil {
+			fields = []string{"Phone"}
+		}
+		name := nameFieldOf[mod]
+		var recs []map[string]any
+		var err error
+		if l.o.Method == "coql" {
+			recs, err = l.c.COQL(ctx, tenant, coqlQuery(mod, name, fields, fs, national))
+		} else {
+			recs, err = l.c.Search(ctx, tenant, mod, criteria(fields, fs), "id,Owner,"+name+","+strings.Join(fields, ","))
+		}
+		if err != nil {
+			return Match{}, err
+		}
+		if len(recs) > 0 {
+			r := recs[0] // the oldest record wins (stable attribution)
+			m := Match{Module: mod, ID: fmt.Sprint(r["id"]), Name: str(r[name])}
+			if o, isMap := r["Owner"].(map[string]any); isMap {
+				m.Owner = str(o["id"])
+			}
+			l.c.m.lookups.WithLabelValues("match").Inc()
+			l.put(ctx, tenant, e164, m, l.o.HitTTL)
+			return m, nil
+		}
+	}
+	l.c.m.lookups.WithLabelValues("no_match").Inc()
+	l.put(ctx, tenant, e164, Match{}, l.o.MissTTL)
+	return Match{}, nil
+}
+
+func (l *Lookup) put(ctx context.Context, tenant, e164 string, m Match, ttl time.Duration) {
+	v, _ := json.Marshal(m)
+	if err := l.cache.PutLookup(ctx, tenant, e164, v, ttl); err != nil {
+		l.c.log.Warn("zoho lookup: cannot cache", zap.String("tenant", tenant), zap.Error(err))
+	}
+}
+
+// Remember caches a record created moments ago (a Lead for an unknown
+// caller), which search may not find yet (index lag).
+func (l *Lookup) Remember(ctx context.Context, tenant, region, number string, m Match) error {
+	e164, ok := Normalize(number, region)
+	if !ok {
+		return errors.New("zoho lookup: number cannot be normalised")
+	}
+	v, _ := json.Marshal(m)
+	return l.cache.PutLookup(ctx, tenant, e164, v, l.o.HitTTL)
+}
+
+// Forget drops the cached result of a number (its record changed).
+func (l *Lookup) Forget(ctx context.Context, tenant, region, number string) error {
+	e164, ok := Normalize(number, region)
+	if !ok {
+		return nil
+	}
+	err := l.cache.DeleteLookup(ctx, tenant, e164)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// criteria is one search criteria over every field × format (at most 10
+// conditions, Zoho's limit), values escaped.
+func criteria(fields, formats []string) string {
+	var conds []string
+	for _, f := range formats {
+		for _, fl := range fields {
+			if len(conds) == 10 {
+				break
+			}
+			v := strings.NewReplacer(`\`, `\\`, "(", `\(`, ")", `\)`, ",", `\,`).Replace(f)
+			conds = append(conds, "("+fl+":equals:"+v+")")
+		}
+	}
+	if len(conds) == 1 {
+		return conds[0]
+	}
+	return "(" + strings.Join(conds, "or") + ")"
+}
+
+// coqlQuery matches every format exactly and, with like, any number ending
+// in the national significant number; conditions nested two by two.
+func coqlQuery(mod, name string, fields, formats []string, national string) string {
+	var conds []string
+	for _, fl := range fields {
+		for _, f := range formats {
+			conds = append(conds, fl+" = '"+strings.ReplaceAll(f, "'", `\'`)+"'")
+		}
+		if len(national) >= 6 {
+			conds = append(conds, fl+" like '%"+national+"'")
+		}
+	}
+	where := conds[0]
+	for _, c := range conds[1:] {
+		where = "(" + where + " or " + c + ")"
+	}
+	return "select id, Owner, " + name + ", " + strings.Join(fields, ", ") + " from " + mod + " where " + where + " limit 5"
+}
+
+func str(v any) string {
+	if v == nil {
+		return ""
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}

@@ -1,0 +1,194 @@
+package zohosim
+
+import (
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// accounts serves the accounts server of data centre dc (spec §5).
+func (s *Server) accounts(dc, path string, r *http.Request, rec Request) response {
+	p := rec.Form
+	if p == nil {
+		p = url.Values{}
+	}
+	for k, v := range rec.Query { // parameters may come in the query string
+		if p.Get(k) == "" {
+			p[k] = v
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case path == "/oauth/serverinfo" && r.Method == http.MethodGet:
+		locs := map[string]string{}
+		for _, d := range []string{"us", "eu", "in", "au", "jp", "ca", "cn", "sa"} {
+			locs[d] = s.AccountsURL(d)
+		}
+		return ok(map[string]any{"result": "success", "locations": locs})
+	case path == "/oauth/v2/auth" && r.Method == http.MethodGet:
+		// The consent page: the simulator has no browser; tests call
+		// Authorize. Answer like a page would.
+		return response{status: 200}
+	case path == "/oauth/v2/token" && r.Method == http.MethodPost:
+		return s.tokenGrant(dc, p)
+	case path == "/oauth/v2/token/revoke" && r.Method == http.MethodPost:
+		if g := s.refresh[p.Get("token")]; g != nil {
+			g.revoked = true
+			for _, a := range s.access {
+				if a.org == g.org {
+					a.revoked = true
+				}
+			}
+		}
+		return ok(map[string]any{"status": "success"})
+	case path == "/oauth/v3/device/code" && r.Method == http.MethodPost:
+		return s.deviceCode(dc, p)
+	case path == "/oauth/v3/device/token" && r.Method == http.MethodPost:
+		return s.deviceToken(dc, p)
+	}
+	return response{status: 404, body: map[string]any{"error": "invalid_url"}}
+}
+
+// oauthErr is the accounts server's error answer: HTTP 200 with an error
+// key (spec §5.4).
+func oauthErr(code string) response { return ok(map[string]any{"error": code}) }
+
+func (s *Server) clientOK(p url.Values, secret bool) (response, bool) {
+	if p.Get("client_id") != s.o.ClientID {
+		return oauthErr("invalid_client"), false
+	}
+	if secret && p.Get("client_secret") != s.o.ClientSecret {
+		return oauthErr("invalid_client_secret"), false
+	}
+	return response{}, true
+}
+
+func (s *Server) tokenGrant(dc string, p url.Values) response {
+	if e, good := s.clientOK(p, true); !good {
+		return e
+	}
+	now := s.now()
+	switch p.Get("grant_type") {
+	case "authorization_code":
+		g := s.codes[p.Get("code")]
+		if g == nil || g.used || now.After(g.expires) || g.dc != dc {
+			return oauthErr("invalid_code")
+		}
+		if g.redirect != "" && p.Get("redirect_uri") != g.redirect {
+			return oauthErr("invalid_redirect_uri")
+		}
+		g.used = true
+		rt := "1000." + s.token()
+		s.refresh[rt] = &grant{org: g.org, dc: g.dc, scopes: g.scopes}
+		at := s.issue(g.org, g.dc, g.scopes)
+		return ok(map[string]any{"access_token": at, "refresh_token": rt, "api_domain": s.APIDomain(g.dc),
+			"token_type": "Bearer", "expires_in": int(s.o.TokenTTL / time.Second), "scope": g.scopes})
+	case "refresh_token":
+		g := s.refresh[p.Get("refresh_token")]
+		if g == nil || g.revoked || g.dc != dc {
+			return oauthErr("invalid_code")
+		}
+		if s.o.RefreshLimit > 0 {
+			var recent []time.Time
+			for _, t := range g.refresh {
+				if now.Sub(t) < 10*time.Minute {
+					recent = append(recent, t)
+				}
+			}
+			g.refresh = recent
+			if len(recent) >= s.o.RefreshLimit {
+				return ok(map[string]any{"error": "Access Denied", "error_description": "You have made too many requests continuously. Please try again after some time."})
+			}
+		}
+		g.refresh = append(g.refresh, now)
+		at := s.issue(g.org, g.dc, g.scopes)
+		return ok(map[string]any{"access_token": at, "api_domain": s.APIDomain(g.dc), "token_type": "Bearer",
+			"expires_in": int(s.o.TokenTTL / time.Second), "scope": g.scopes})
+	}
+	return oauthErr("unsupported_grant_type")
+}
+
+// issue creates an access token. Caller holds s.mu.
+func (s *Server) issue(org, dc, scopes string) string {
+	at := "1000." + s.token()
+	s.access[at] = &access{org: org, dc: dc, scopes: scopes, expires: s.now().Add(s.o.TokenTTL)}
+	return at
+}
+
+func (s *Server) deviceCode(dc string, p url.Values) response {
+	if e, good := s.clientOK(p, false); !good {
+		return e
+	}
+	if p.Get("grant_type") != "device_request" {
+		return oauthErr("unsupported_grant_type")
+	}
+	s.seq++
+	d := &device{code: "1004." + s.token(), user: "SIM-" + pad4(s.seq), dc: dc, scopes: p.Get("scope"),
+		expires: s.now().Add(s.o.DeviceExpiry), interval: s.o.DeviceInterval}
+	s.devices[d.code] = d
+	s.byUser[d.user] = d
+	return ok(map[string]any{
+		"user_code": d.user, "device_code": d.code,
+		"verification_url":          s.AccountsURL(dc) + "/oauth/v3/device",
+		"verification_uri_complete": s.AccountsURL(dc) + "/oauth/v3/device?code=" + d.user,
+		"interval":                  s.o.DeviceInterval.Milliseconds(),
+		"expires_in":                s.o.DeviceExpiry.Milliseconds(),
+	})
+}
+
+func pad4(n int) string {
+	b := []byte("0000")
+	for i := 3; i >= 0 && n > 0; i-- {
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b)
+}
+
+// deviceToken answers a poll (spec §5.6). A device code lives in the data
+// centre it was requested from; the user's org may live in another one,
+// and then the poll answers other_dc until the client polls there.
+func (s *Server) deviceToken(dc string, p url.Values) response {
+	if e, good := s.clientOK(p, true); !good {
+		return e
+	}
+	if p.Get("grant_type") != "device_token" {
+		return oauthErr("unsupported_grant_type")
+	}
+	d := s.devices[p.Get("code")]
+	if d == nil {
+		return oauthErr("invalid_code")
+	}
+	now := s.now()
+	switch {
+	case now.After(d.expires):
+		return oauthErr("expired")
+	case d.denied:
+		return oauthErr("access_denied")
+	}
+	if s.slowed < s.o.DeviceSlowDown {
+		s.slowed++
+		d.lastPoll = now
+		return oauthErr("slow_down")
+	}
+	if !d.lastPoll.IsZero() && now.Sub(d.lastPoll) < d.interval*9/10 {
+		d.lastPoll = now
+		return oauthErr("slow_down")
+	}
+	d.lastPoll = now
+	if d.org == "" {
+		return oauthErr("authorization_pending")
+	}
+	o := s.orgs[d.org]
+	if o.DC != dc {
+		return ok(map[string]any{"error": "other_dc", "user_location": o.DC})
+	}
+	delete(s.devices, d.code)
+	delete(s.byUser, d.user)
+	rt := "1000." + s.token()
+	s.refresh[rt] = &grant{org: o.ID, dc: o.DC, scopes: d.scopes}
+	at := s.issue(o.ID, o.DC, d.scopes)
+	return ok(map[string]any{"access_token": at, "refresh_token": rt, "api_domain": s.APIDomain(o.DC),
+		"token_type": "Bearer", "expires_in": int(s.o.TokenTTL / time.Second)})
+}
