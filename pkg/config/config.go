@@ -194,12 +194,81 @@ type Redis struct {
 func (r Redis) Embedded() bool { return r.Addr == "" }
 
 // Zoho configures the Zoho endpoints and OAuth client. The URLs select the
-// Zoho data centre (or a simulator).
+// default Zoho data centre (or a simulator); a tenant's own data centre,
+// learnt when it connects, is stored with its token and wins.
 type Zoho struct {
 	AccountsURL  string `yaml:"accounts_url"`
 	APIURL       string `yaml:"api_url"`
 	ClientID     string `yaml:"client_id"`
 	ClientSecret Secret `yaml:"client_secret"`
+	// TokenKeyFile holds the 32-byte AES key refresh tokens are sealed with
+	// (raw, hex or base64). Needed to connect tenants and to use their
+	// tokens; Ringside refuses Zoho work without it.
+	TokenKeyFile string `yaml:"token_key_file"`
+	// Scopes are requested when a tenant connects, comma-separated.
+	Scopes string `yaml:"scopes"`
+	// CallbackPath is where Ringside serves the OAuth redirect; the redirect
+	// URI registered at Zoho is http.public_url + CallbackPath.
+	CallbackPath string `yaml:"callback_path"`
+	// Timeout bounds one request to Zoho.
+	Timeout time.Duration `yaml:"timeout"`
+	// RefreshAhead renews access tokens this long before they expire.
+	RefreshAhead time.Duration `yaml:"refresh_ahead"`
+	// Concurrency caps requests in flight per tenant (Zoho's per-org limit).
+	Concurrency int `yaml:"concurrency"`
+	// PausedRetry is how often events of a disconnected tenant are retried.
+	PausedRetry time.Duration `yaml:"paused_retry"`
+	// RecordingWait holds a call log up to this long for a pending recording.
+	RecordingWait time.Duration `yaml:"recording_wait"`
+	// KeyTTL is how long call ids are remembered with their CRM record.
+	KeyTTL      time.Duration   `yaml:"key_ttl"`
+	PhoneBridge ZohoPhoneBridge `yaml:"phonebridge"`
+	REST        ZohoREST        `yaml:"rest"`
+	Lookup      ZohoLookup      `yaml:"lookup"`
+}
+
+// ZohoPhoneBridge configures PhoneBridge mode.
+type ZohoPhoneBridge struct {
+	// LoserState is what ring-group users who did not answer receive:
+	// none, missed or ended.
+	LoserState string `yaml:"loser_state"`
+	// Fallback sends missed/unattended states as ended with duration 0:
+	// auto (after a 400), always or never.
+	Fallback string `yaml:"fallback"`
+}
+
+// ZohoREST configures REST mode.
+type ZohoREST struct {
+	// BatchSize is the number of Calls records per insert request (1..100).
+	BatchSize int `yaml:"batch_size"`
+	// BatchDelay is the longest a record waits for its batch.
+	BatchDelay time.Duration `yaml:"batch_delay"`
+}
+
+// ZohoLookup configures caller lookup.
+type ZohoLookup struct {
+	// Modules are searched in order, comma-separated.
+	Modules string `yaml:"modules"`
+	// Method is search or coql.
+	Method  string        `yaml:"method"`
+	HitTTL  time.Duration `yaml:"hit_ttl"`
+	MissTTL time.Duration `yaml:"miss_ttl"`
+}
+
+// ScopeList returns Scopes split at commas.
+func (z Zoho) ScopeList() []string { return splitList(z.Scopes) }
+
+// ModuleList returns Lookup.Modules split at commas.
+func (z Zoho) ModuleList() []string { return splitList(z.Lookup.Modules) }
+
+func splitList(s string) []string {
+	var out []string
+	for p := range strings.SplitSeq(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Pipeline configures the path from PBX intake to JetStream.
@@ -248,8 +317,19 @@ func Default() Config {
 			DuplicateWindow: 2 * time.Minute,
 		},
 		Zoho: Zoho{
-			AccountsURL: "https://accounts.zoho.com",
-			APIURL:      "https://www.zohoapis.com",
+			AccountsURL:   "https://accounts.zoho.com",
+			APIURL:        "https://www.zohoapis.com",
+			Scopes:        "ZohoCRM.modules.ALL,ZohoCRM.users.READ,ZohoCRM.coql.READ,PhoneBridge.call.log,PhoneBridge.zohoone.search",
+			CallbackPath:  "/zoho/oauth/callback",
+			Timeout:       10 * time.Second,
+			RefreshAhead:  5 * time.Minute,
+			Concurrency:   5,
+			PausedRetry:   time.Minute,
+			RecordingWait: 30 * time.Second,
+			KeyTTL:        720 * time.Hour,
+			PhoneBridge:   ZohoPhoneBridge{LoserState: "none", Fallback: "auto"},
+			REST:          ZohoREST{BatchSize: 100, BatchDelay: 2 * time.Second},
+			Lookup:        ZohoLookup{Modules: "Contacts,Leads,Accounts", Method: "search", HitTTL: 24 * time.Hour, MissTTL: time.Hour},
 		},
 		Pipeline: Pipeline{
 			Shards:         8,

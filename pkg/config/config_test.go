@@ -175,11 +175,16 @@ func TestGoodFiles(t *testing.T) {
 			want.PBX.Asterisk.Password = "ari-s3cret"
 			want.PBX.Asterisk.App = "ringside-crm"
 			want.PBX.Reconnect = backoff.Policy{Initial: time.Second, Max: time.Minute}
-			want.Zoho = Zoho{
-				AccountsURL:  "https://accounts.zoho.eu",
-				APIURL:       "https://www.zohoapis.eu",
-				ClientID:     "1000.ABC",
-				ClientSecret: "zoho-s3cret",
+			want.Zoho.AccountsURL = "https://accounts.zoho.eu"
+			want.Zoho.APIURL = "https://www.zohoapis.eu"
+			want.Zoho.ClientID = "1000.ABC"
+			want.Zoho.ClientSecret = "zoho-s3cret"
+			want.Zoho.TokenKeyFile = "/etc/ringside/zoho-token.key"
+			want.Zoho.PhoneBridge.LoserState = "missed"
+			want.Zoho.REST.BatchSize = 50
+			want.Zoho.Lookup.Modules = "Contacts, Leads"
+			if got := c.Zoho.ModuleList(); !slices.Equal(got, []string{"Contacts", "Leads"}) {
+				t.Errorf("ModuleList = %q", got)
 			}
 			equal(t, c, want)
 		},

@@ -101,6 +101,7 @@ func (c Config) problems() []error {
 
 	p.httpURL("zoho.accounts_url", c.Zoho.AccountsURL)
 	p.httpURL("zoho.api_url", c.Zoho.APIURL)
+	p.zoho(c.Zoho)
 
 	p.between("pipeline.shards", c.Pipeline.Shards, 1, 256)
 	p.between("pipeline.queue", c.Pipeline.Queue, 1, 65536)
@@ -109,6 +110,39 @@ func (c Config) problems() []error {
 
 	p.positive("shutdown.drain_timeout", c.Shutdown.DrainTimeout)
 	return p
+}
+
+func (p *checker) zoho(z Zoho) {
+	if len(z.ScopeList()) == 0 {
+		p.addf("zoho.scopes: must not be empty")
+	}
+	if !strings.HasPrefix(z.CallbackPath, "/") {
+		p.addf("zoho.callback_path: %q must start with /", z.CallbackPath)
+	}
+	p.positive("zoho.timeout", z.Timeout)
+	p.positive("zoho.refresh_ahead", z.RefreshAhead)
+	if z.RefreshAhead >= 50*time.Minute {
+		p.addf("zoho.refresh_ahead: must be below 50m (tokens live 1h), got %s", z.RefreshAhead)
+	}
+	p.between("zoho.concurrency", z.Concurrency, 1, 25)
+	p.positive("zoho.paused_retry", z.PausedRetry)
+	if z.RecordingWait < 0 {
+		p.addf("zoho.recording_wait: must not be negative, got %s", z.RecordingWait)
+	}
+	p.positive("zoho.key_ttl", z.KeyTTL)
+	p.oneOf("zoho.phonebridge.loser_state", z.PhoneBridge.LoserState, "none", "missed", "ended")
+	p.oneOf("zoho.phonebridge.fallback", z.PhoneBridge.Fallback, "auto", "always", "never")
+	p.between("zoho.rest.batch_size", z.REST.BatchSize, 1, 100)
+	p.positive("zoho.rest.batch_delay", z.REST.BatchDelay)
+	if len(z.ModuleList()) == 0 {
+		p.addf("zoho.lookup.modules: must not be empty")
+	}
+	for _, m := range z.ModuleList() {
+		p.oneOf("zoho.lookup.modules", m, "Contacts", "Leads", "Accounts")
+	}
+	p.oneOf("zoho.lookup.method", z.Lookup.Method, "search", "coql")
+	p.positive("zoho.lookup.hit_ttl", z.Lookup.HitTTL)
+	p.positive("zoho.lookup.miss_ttl", z.Lookup.MissTTL)
 }
 
 func (p *checker) nonEmpty(key, v string) {
