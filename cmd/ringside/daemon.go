@@ -41,8 +41,17 @@ type daemonHooks struct {
 	pbx func(reg prometheus.Registerer) (signalSource, error)
 	// consumers run beside the pipeline on the bus until the drain ends.
 	consumers []func(ctx context.Context, bus *natsbus.Bus) error
+	// prepare runs once the store (and Zoho, when configured) are up,
+	// before consumers start: the demo seeds its tenants there.
+	prepare func(ctx context.Context, s services) error
 	// started is called once Ringside is ready to take work.
 	started func(httpAddr net.Addr)
+}
+
+// services are what runDaemon built that hooks may use.
+type services struct {
+	store stateStore
+	zoho  *zohoSide // nil when zoho.client_id is empty
 }
 
 // runDaemon runs Ringside until ctx is cancelled (SIGTERM) or a component
@@ -96,6 +105,13 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	}
 	defer func() { stopHTTP(); <-httpDone }()
 
+	if cfg.NATS.Embedded() {
+		lock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return orCause(ctx, runCtx, err)
+		}
+		defer lock.Unlock()
+	}
 	b, err := natsbus.Open(runCtx, natsbus.Options{
 		URL: cfg.NATS.URL, Token: cfg.NATS.Token.Value(), Listen: cfg.NATS.Listen,
 		DataDir: filepath.Join(cfg.DataDir, "nats"), Name: "ringside-" + cfg.NodeID,
@@ -112,6 +128,41 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 			log.Warn("closing nats", zap.Error(err))
 		}
 	}()
+
+	st, closeStore, err := openStore(runCtx, cfg, b)
+	if err != nil {
+		return orCause(ctx, runCtx, err)
+	}
+	defer closeStore()
+	probeCtx, stopProbe := context.WithCancel(context.WithoutCancel(ctx))
+	probe := newProber(st.Ready, 5*time.Second)
+	probeDone := make(chan struct{})
+	go func() { defer close(probeDone); probe.Run(probeCtx) }()
+	defer func() { stopProbe(); <-probeDone }()
+	ready.Register("store", probe.Ready)
+	if created, err := ensureTenant(runCtx, st, cfg.PBX.DefaultTenant); err != nil {
+		return orCause(ctx, runCtx, err)
+	} else if created {
+		log.Info("default tenant created", zap.String("tenant", cfg.PBX.DefaultTenant))
+	}
+	svc := services{store: st}
+	consumerFns := h.consumers
+	if zohoEnabled(cfg) {
+		z, err := newZohoSide(cfg, st, log, reg)
+		if err != nil {
+			return err // "zoho: …" already
+		}
+		svc.zoho = z
+		srv.Handle("GET "+cfg.Zoho.CallbackPath, z.client.CallbackHandler())
+		ready.Register("zoho", z.client.Ready)
+		consumerFns = append(append([]func(context.Context, *natsbus.Bus) error(nil), consumerFns...), z.consumer(cfg))
+		log.Info("zoho enabled", zap.String("accounts_url", cfg.Zoho.AccountsURL), zap.String("redirect_uri", redirectURL(cfg)))
+	}
+	if h.prepare != nil {
+		if err := h.prepare(runCtx, svc); err != nil {
+			return orCause(ctx, runCtx, err)
+		}
+	}
 
 	machine := callstate.New(callstate.Options{
 		IDPrefix: cfg.NodeID + "-", Node: cfg.NodeID, DefaultTenant: cfg.PBX.DefaultTenant,
@@ -135,7 +186,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	consumeCtx, stopConsumers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopConsumers()
 	var consumers sync.WaitGroup
-	for _, c := range h.consumers {
+	for _, c := range consumerFns {
 		consumers.Go(func() {
 			if err := c(consumeCtx, b); err != nil && consumeCtx.Err() == nil {
 				fail(err)

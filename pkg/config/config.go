@@ -188,6 +188,9 @@ type Redis struct {
 	Addr     string `yaml:"addr"`
 	Password Secret `yaml:"password"`
 	DB       int    `yaml:"db"`
+	// Prefix starts every key Ringside writes, so installs (and tests) can
+	// share one Redis.
+	Prefix string `yaml:"prefix"`
 }
 
 // Embedded reports whether the embedded store is used instead of Redis.
@@ -316,6 +319,7 @@ func Default() Config {
 			MaxAge:          168 * time.Hour,
 			DuplicateWindow: 2 * time.Minute,
 		},
+		Redis: Redis{Prefix: "ringside:"},
 		Zoho: Zoho{
 			AccountsURL:   "https://accounts.zoho.com",
 			APIURL:        "https://www.zohoapis.com",

@@ -201,7 +201,7 @@ func TestGoodFiles(t *testing.T) {
 				MaxAge:          720 * time.Hour,
 				DuplicateWindow: 10 * time.Minute,
 			}
-			want.Redis = Redis{Addr: "redis.example.com:6379", Password: "r3dis", DB: 2}
+			want.Redis = Redis{Addr: "redis.example.com:6379", Password: "r3dis", DB: 2, Prefix: "ringside:"}
 			want.Pipeline = Pipeline{
 				Shards: 32, Queue: 1024, PublishTimeout: 2 * time.Second,
 				Retry: backoff.Policy{Initial: 50 * time.Millisecond, Max: 2 * time.Second},

@@ -98,6 +98,9 @@ func (c Config) problems() []error {
 	if c.Redis.DB < 0 {
 		p.addf("redis.db: must not be negative, got %d", c.Redis.DB)
 	}
+	if c.Redis.Prefix == "" || strings.ContainsAny(c.Redis.Prefix, " \t\r\n") {
+		p.addf("redis.prefix: must be non-empty without spaces, got %q", c.Redis.Prefix)
+	}
 
 	p.httpURL("zoho.accounts_url", c.Zoho.AccountsURL)
 	p.httpURL("zoho.api_url", c.Zoho.APIURL)
@@ -113,6 +116,9 @@ func (c Config) problems() []error {
 }
 
 func (p *checker) zoho(z Zoho) {
+	if z.ClientID != "" { // Zoho is on: tokens must be sealed at rest
+		p.nonEmpty("zoho.token_key_file (needed when zoho.client_id is set)", z.TokenKeyFile)
+	}
 	if len(z.ScopeList()) == 0 {
 		p.addf("zoho.scopes: must not be empty")
 	}
