@@ -54,6 +54,9 @@ type Config struct {
 	Zoho     Zoho     `yaml:"zoho"`
 	Pipeline Pipeline `yaml:"pipeline"`
 	Shutdown Shutdown `yaml:"shutdown"`
+	// Recordings and ClickToCall are in recordings.go.
+	Recordings  Recordings  `yaml:"recordings"`
+	ClickToCall ClickToCall `yaml:"click_to_call"`
 }
 
 // Log configures logging.
@@ -342,6 +345,16 @@ func Default() Config {
 			Retry:          backoff.Policy{Initial: 100 * time.Millisecond, Max: 5 * time.Second},
 		},
 		Shutdown: Shutdown{DrainTimeout: 20 * time.Second},
+		Recordings: Recordings{
+			Dirs:    "/var/spool/asterisk/monitor,/var/spool/asterisk/recording,/var/lib/freeswitch/recordings",
+			LinkTTL: 8760 * time.Hour,
+		},
+		ClickToCall: ClickToCall{
+			AuthParam:   "ringside_auth",
+			DedupWindow: 5 * time.Second,
+			RingTimeout: 30 * time.Second,
+			DialTimeout: 45 * time.Second,
+		},
 	}
 }
 

@@ -112,6 +112,8 @@ func (c Config) problems() []error {
 	p.policy("pipeline.retry", c.Pipeline.Retry)
 
 	p.positive("shutdown.drain_timeout", c.Shutdown.DrainTimeout)
+	p.recordings(c.Recordings)
+	p.clickToCall(c.ClickToCall)
 	return p
 }
 
