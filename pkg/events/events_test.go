@@ -95,6 +95,42 @@ func TestGoldenJSON(t *testing.T) {
 	}
 }
 
+// commandSamples are the command payloads the golden files pin.
+func commandSamples() map[string]any {
+	return map[string]any{
+		"command_originate": Originate{V: Version, ID: "c2c-7f3a9b", Tenant: "acme", Extension: "1001", ZohoUser: "4150868000000225013",
+			TerminalKind: TerminalMobile, Mobile: "+34600111222", Customer: "+4930123456", CustomerName: "Erika Mustermann", RequestedAt: t0},
+		"command_callcontrol": CallControl{V: Version, ID: "cc-1a2b", Tenant: "acme", CallID: "pbx-01-1736935200.42",
+			Action: ActionKeypress, Digits: "1#", Extension: "1001"},
+		"command_reply": CommandReply{Code: "unknown_call", Error: "no such call"},
+	}
+}
+
+func TestGoldenCommands(t *testing.T) {
+	for name, c := range commandSamples() {
+		t.Run(name, func(t *testing.T) {
+			got, err := json.MarshalIndent(c, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", name+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./pkg/events -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("payload changed; v1 allows additive changes only.\ngot:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
 func TestSubjects(t *testing.T) {
 	if got := CallSubject("acme", Ended); got != "ringside.v1.acme.call.ended" {
 		t.Errorf("CallSubject = %q", got)
