@@ -124,6 +124,7 @@ type Adapter struct {
 	status  atomic.Pointer[error] // nil pointer: ready
 	jobsMu  sync.Mutex
 	jobs    map[string]*Origination
+	legs    *legWatch // click-to-call legs waited for (clicktocall.go)
 	running atomic.Bool
 }
 
@@ -166,7 +167,7 @@ func New(o Options) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Adapter{o: o, log: o.Logger, m: m, jobs: make(map[string]*Origination), subs: Subscription(o.FeatureSubclass)}
+	a := &Adapter{o: o, log: o.Logger, m: m, jobs: make(map[string]*Origination), legs: newLegWatch(), subs: Subscription(o.FeatureSubclass)}
 	a.setStatus(errStarting)
 	return a, nil
 }
@@ -323,6 +324,7 @@ func (a *Adapter) handle(ctx context.Context, sink Sink, tr *Translator, ev *Eve
 	case "BACKGROUND_JOB":
 		a.finishJob(ev.known[hJobUUID], ev.Body)
 	}
+	a.legs.observe(ev)
 	var buf [4]callstate.Signal
 	for _, s := range tr.Translate(ev, now, buf[:0]) {
 		if err := sink.Submit(ctx, s); err != nil {

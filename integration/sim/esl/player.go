@@ -300,9 +300,14 @@ const (
 	OutcomeAnswered = "answered" // A answers, B answers, they talk a minute, B hangs up
 	OutcomeNoAnswer = "no_answer"
 	OutcomeBusy     = "busy"
+	// A answers, then B (the customer) is busy / does not answer: the
+	// bridge fails and A hangs up.
+	OutcomeCustomerBusy     = "customer_busy"
+	OutcomeCustomerNoAnswer = "customer_no_answer"
 )
 
-// SetOriginateOutcome says what the next originates do with leg A.
+// SetOriginateOutcome says what the next originates do with leg A (and,
+// for the customer outcomes, with leg B).
 func (s *Server) SetOriginateOutcome(outcome string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -423,13 +428,13 @@ func (p *Player) originate(args, outcome string) string {
 		defer p.s.jobs.Done()
 		p.s.mu.Lock()
 		defer p.s.mu.Unlock()
-		p.bridgeTo(a, inner)
+		p.bridgeTo(a, inner, outcome)
 	}()
 	return result
 }
 
 // bridgeTo plays the &bridge app of an originated leg a.
-func (p *Player) bridgeTo(a *Chan, dial string) {
+func (p *Player) bridgeTo(a *Chan, dial, outcome string) {
 	if p.s.chans[a.UUID] == nil {
 		return
 	}
@@ -438,6 +443,18 @@ func (p *Player) bridgeTo(a *Chan, dial string) {
 	b := p.endpointChan(bEnd, bVars)
 	p.link(a, b)
 	p.add(b)
+	switch outcome {
+	case OutcomeCustomerBusy, OutcomeCustomerNoAnswer:
+		p.Ring(b)
+		cause, disp := "USER_BUSY", "recv_refuse"
+		if outcome == OutcomeCustomerNoAnswer {
+			p.Wait(45 * time.Second)
+			cause, disp = "NO_ANSWER", "send_cancel"
+		}
+		p.hangup(b, cause, disp)
+		p.hangup(a, "NORMAL_CLEARING", "send_bye") // the &bridge app failed: A's originate ends
+		return
+	}
 	p.EarlyMedia(b)
 	p.Wait(5 * time.Second)
 	p.Answer(b)
