@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,10 +70,18 @@ func (s *Sink) insertCall(ctx context.Context, t store.Tenant, ev events.Call, l
 	}
 	if try == tryUnknown {
 		// An earlier insert may have worked: ask Zoho before inserting again.
-		recs, err := s.c.COQL(ctx, t.ID, "select id, Description from Calls where Description like '%"+marker(ev.CallID)+"%' limit 2")
+		// like matches every call id the marker is a prefix of (….4 finds
+		// ….43): keep only the record whose first line is this marker. One
+		// credit covers up to 200 records.
+		mk := marker(ev.CallID)
+		recs, err := s.c.COQL(ctx, t.ID, "select id, Description from Calls where Description like '%"+mk+"%' limit 200")
 		if err != nil {
 			return "", err
 		}
+		recs = slices.DeleteFunc(recs, func(r map[string]any) bool {
+			d := str(r["Description"])
+			return d != mk && !strings.HasPrefix(d, mk+"\n")
+		})
 		if len(recs) > 0 {
 			id := str(recs[0]["id"])
 			s.log.Info("zoho: call was logged by an earlier attempt", zap.String("call_id", ev.CallID), zap.String("record", id))

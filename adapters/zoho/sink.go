@@ -89,6 +89,7 @@ type Sink struct {
 	mu      sync.Mutex
 	batches map[string]*batch // tenant+op -> open batch
 	users   map[string]usersEntry
+	waiting map[string]time.Time // call id -> when its pending recording was first waited for
 }
 
 type usersEntry struct {
@@ -136,7 +137,8 @@ func NewSink(o SinkOptions) (*Sink, error) {
 	if o.RecordingLink == nil {
 		o.RecordingLink = DefaultRecordingLink(o.PublicURL)
 	}
-	return &Sink{o: o, c: o.Client, log: o.Client.log.Named("sink"), batches: map[string]*batch{}, users: map[string]usersEntry{}}, nil
+	return &Sink{o: o, c: o.Client, log: o.Client.log.Named("sink"), batches: map[string]*batch{}, users: map[string]usersEntry{},
+		waiting: map[string]time.Time{}}, nil
 }
 
 // DefaultRecordingLink is the placeholder recording link,
@@ -227,9 +229,30 @@ func (s *Sink) lock(ctx context.Context, tenant, call string) (func(), error) {
 
 // waitRecording reports whether an ended call should wait for its
 // recording before it is logged.
+// The wait counts from the hang-up on the PBX's clock, or from when this
+// sink first saw the event, whichever is later: a PBX clock behind ours (or
+// an event read late) still gets the whole wait.
 func (s *Sink) waitRecording(ev events.Call) bool {
-	return ev.Type == events.Ended && ev.RecordingPending &&
-		s.o.RecordingWait > 0 && s.c.o.Now().Sub(ev.EndedAt) < s.o.RecordingWait
+	if ev.Type != events.Ended || !ev.RecordingPending || s.o.RecordingWait <= 0 {
+		return false
+	}
+	now := s.c.o.Now()
+	if now.Sub(ev.EndedAt) < s.o.RecordingWait {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, at := range s.waiting { // forget waits long over (bounded map)
+		if now.Sub(at) > 2*s.o.RecordingWait {
+			delete(s.waiting, id)
+		}
+	}
+	first, seen := s.waiting[ev.CallID]
+	if !seen {
+		first = now
+		s.waiting[ev.CallID] = now
+	}
+	return now.Sub(first) < s.o.RecordingWait
 }
 
 func (s *Sink) recordingLink(ctx context.Context, ev events.Call) string {
