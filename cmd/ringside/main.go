@@ -22,6 +22,7 @@ Commands:
   check     validate a configuration file and print every problem
   version   print version, commit and Go version
   demo      run the whole pipeline on the embedded default with simulated calls
+  zoho      connect a tenant to Zoho, show or drop the connection, list its users
 
 Run 'ringside <command> -h' for the flags of a command.
 `
@@ -53,6 +54,8 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		err = cmdVersion(rest, stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, rest, env, stdout, stderr)
+	case "zoho":
+		err = cmdZoho(ctx, rest, env, os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
