@@ -118,7 +118,11 @@ type world struct {
 	onOriginate func()
 }
 
-func newWorld(t testing.TB, pbx string) *world {
+func newWorld(t testing.TB, pbx string) *world { return newWorldVia(t, pbx, nil) }
+
+// newWorldVia lets via put something (a timing proxy) between the
+// Asterisk adapter and the simulator's ARI URL.
+func newWorldVia(t testing.TB, pbx string, via func(ariURL string) string) *world {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	log := zap.NewNop()
@@ -186,9 +190,13 @@ func newWorld(t testing.TB, pbx string) *world {
 		if err := w.ari.Start(); err != nil {
 			t.Fatal(err)
 		}
+		ariURL := w.ari.URL()
+		if via != nil {
+			ariURL = via(ariURL)
+		}
 		w.ast, err = asterisk.New(asterisk.Options{PBX: config.PBX{DefaultTenant: "acme",
 			Tenant:    config.TenantRule{From: config.TenantContextPrefix, Separator: "-"},
-			Asterisk:  config.Asterisk{URL: w.ari.URL(), Username: "ringside", Password: "secret", App: "ringside"},
+			Asterisk:  config.Asterisk{URL: ariURL, Username: "ringside", Password: "secret", App: "ringside"},
 			Reconnect: backoff.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}},
 			RequestTimeout: 2 * time.Second, Logger: log})
 		if err != nil {
