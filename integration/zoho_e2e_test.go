@@ -71,6 +71,9 @@ type e2eOpts struct {
 	redis bool
 	sim   zohosim.Options
 	yaml  string // extra zoho keys (indented under zoho:)
+	// listen is http.listen (default 127.0.0.1:0); the OAuth redirect URI
+	// needs a known port.
+	listen string
 }
 
 func freeAddr(t *testing.T) string {
@@ -115,7 +118,10 @@ func newZohoE2E(t *testing.T, o e2eOpts) *zohoE2E {
 		store = "redis:\n  addr: 127.0.0.1:6379\n  prefix: \"" + w.prefix + "\"\n"
 		t.Cleanup(func() { cleanRedis(w.prefix) })
 	}
-	yaml := "node_id: pbx-01\ndata_dir: " + w.dir + "/state\nhttp:\n  listen: 127.0.0.1:0\n" +
+	if o.listen == "" {
+		o.listen = "127.0.0.1:0"
+	}
+	yaml := "node_id: pbx-01\ndata_dir: " + w.dir + "/state\nhttp:\n  listen: " + o.listen + "\n" +
 		"pbx:\n  kind: asterisk\n  default_tenant: acme\n  tenant: {from: variable, variable: TENANT}\n  asterisk:\n    url: " + w.ari.URL() + "\n" +
 		"nats:\n  listen: " + natsAddr + "\n" + store +
 		"zoho:\n  accounts_url: " + w.sim.AccountsURL("us") + "\n  api_url: " + w.sim.APIDomain("us") + "\n" +
