@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ringside/ringside/pkg/fault"
 	"github.com/ringside/ringside/pkg/store"
 )
 
@@ -47,6 +49,12 @@ type LookupOptions struct {
 	// HitTTL and MissTTL are how long matches and misses are cached
 	// (default 24h and 1h).
 	HitTTL, MissTTL time.Duration
+	// BatchWait is how long a lookup waits for lookups of other numbers to
+	// share its request (0: only numbers looked up at the same moment
+	// share). Within the criteria budget (10 for search, 25 for COQL) a
+	// COQL request covers two numbers in Contacts or Leads and four in
+	// Accounts; search covers one (two in Accounts).
+	BatchWait time.Duration
 }
 
 // Lookup finds the CRM record of a phone number with the fewest credits:
@@ -58,6 +66,9 @@ type Lookup struct {
 	cache Cache
 	o     LookupOptions
 	sf    singleflight.Group
+
+	mu   sync.Mutex
+	open map[string]*lookupBatch // tenant+module -> batch being filled
 }
 
 // NewLookup returns a Lookup.
@@ -74,7 +85,7 @@ func NewLookup(c *Client, cache Cache, o LookupOptions) *Lookup {
 	if o.MissTTL <= 0 {
 		o.MissTTL = time.Hour
 	}
-	return &Lookup{c: c, cache: cache, o: o}
+	return &Lookup{c: c, cache: cache, o: o, open: map[string]*lookupBatch{}}
 }
 
 // Normalize returns number in E.164, reading numbers without a country
@@ -172,29 +183,12 @@ func (l *Lookup) Find(ctx context.Context, tenant, region, number string) (Match
 }
 
 func (l *Lookup) search(ctx context.Context, tenant, e164 string) (Match, error) {
-	fs, national := formats(e164)
-	for _, mod := range l.o.Modules {
-		fields := phoneFieldsOf[mod]
-		if fields == nil {
-			fields = []string{"Phone"}
-		}
-		name := nameFieldOf[mod]
-		var recs []map[string]any
-		var err error
-		if l.o.Method == "coql" {
-			recs, err = l.c.COQL(ctx, tenant, coqlQuery(mod, name, fields, fs, national))
-		} else {
-			recs, err = l.c.Search(ctx, tenant, mod, criteria(fields, fs), "id,Owner,"+name+","+strings.Join(fields, ","))
-		}
+	for i := range l.o.Modules {
+		m, err := l.ask(ctx, tenant, i, e164)
 		if err != nil {
 			return Match{}, err
 		}
-		if len(recs) > 0 {
-			r := recs[0] // the oldest record wins (stable attribution)
-			m := Match{Module: mod, ID: fmt.Sprint(r["id"]), Name: str(r[name])}
-			if o, isMap := r["Owner"].(map[string]any); isMap {
-				m.Owner = str(o["id"])
-			}
+		if m.Found() {
 			l.c.m.lookups.WithLabelValues("match").Inc()
 			l.put(ctx, tenant, e164, m, l.o.HitTTL)
 			return m, nil
@@ -203,6 +197,161 @@ func (l *Lookup) search(ctx context.Context, tenant, e164 string) (Match, error)
 	l.c.m.lookups.WithLabelValues("no_match").Inc()
 	l.put(ctx, tenant, e164, Match{}, l.o.MissTTL)
 	return Match{}, nil
+}
+
+// Criteria budgets of one request (spec §3.1, §3.2).
+const (
+	maxSearchCriteria = 10
+	maxCOQLCriteria   = 25
+)
+
+// perRequest is how many numbers one request of module can look up within
+// the method's criteria budget: every format on every phone field (COQL
+// adds a like on the national digits per field).
+func (l *Lookup) perRequest(mod string) int {
+	fields := len(fieldsOf(mod))
+	if l.o.Method == "coql" {
+		return max(1, maxCOQLCriteria/(fields*(formatCount+1)))
+	}
+	return max(1, maxSearchCriteria/(fields*formatCount))
+}
+
+// formatCount is the number of formats a number is searched in (formats).
+const formatCount = 5
+
+func fieldsOf(mod string) []string {
+	if f := phoneFieldsOf[mod]; f != nil {
+		return f
+	}
+	return []string{"Phone"}
+}
+
+// lookupBatch is one request in the making: the numbers of a tenant to
+// look up in one module. Lookups of different numbers that are in flight
+// together share it (up to perRequest numbers), so a module costs one
+// credit per batch, not per number; numbers it does not find move on to
+// the next module's batch together with others'.
+type lookupBatch struct {
+	nums  []string
+	full  chan struct{} // closed when the batch is full
+	done  chan struct{} // closed when found and err are set
+	found map[string]Match
+	err   error
+}
+
+// ask looks e164 up in the i-th module, in a batch with other numbers.
+func (l *Lookup) ask(ctx context.Context, tenant string, i int, e164 string) (Match, error) {
+	mod := l.o.Modules[i]
+	key := tenant + "\x00" + mod
+	capacity := l.perRequest(mod)
+	l.mu.Lock()
+	b := l.open[key]
+	leader := b == nil
+	if leader {
+		b = &lookupBatch{full: make(chan struct{}), done: make(chan struct{})}
+		l.open[key] = b
+	}
+	b.nums = append(b.nums, e164)
+	if len(b.nums) >= capacity {
+		delete(l.open, key)
+		close(b.full)
+	}
+	l.mu.Unlock()
+	if leader {
+		if l.o.BatchWait > 0 {
+			t := time.NewTimer(l.o.BatchWait)
+			select {
+			case <-b.full:
+			case <-t.C:
+			case <-ctx.Done():
+			}
+			t.Stop()
+		}
+		l.mu.Lock()
+		if l.open[key] == b {
+			delete(l.open, key)
+		}
+		nums := b.nums
+		l.mu.Unlock()
+		// The request belongs to every number in the batch: it runs even if
+		// the leader's own context ended.
+		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*l.c.o.Timeout+time.Second)
+		b.found, b.err = l.query(qctx, tenant, mod, nums)
+		cancel()
+		close(b.done)
+	} else {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return Match{}, fault.Retryable(ctx.Err(), 0)
+		}
+	}
+	if b.err != nil {
+		return Match{}, b.err
+	}
+	return b.found[e164], nil
+}
+
+// query runs one search or COQL request for numbers in module and
+// attributes the records to the numbers they match (the oldest record
+// first: stable attribution).
+func (l *Lookup) query(ctx context.Context, tenant, mod string, nums []string) (map[string]Match, error) {
+	fields, name := fieldsOf(mod), nameFieldOf[mod]
+	type want struct {
+		e164, national string
+		formats        []string
+	}
+	ws := make([]want, len(nums))
+	var allFormats, nationals []string
+	for i, n := range nums {
+		fs, nat := formats(n)
+		ws[i] = want{e164: n, national: nat, formats: fs}
+		allFormats = append(allFormats, fs...)
+		nationals = append(nationals, nat)
+	}
+	var recs []map[string]any
+	var err error
+	if l.o.Method == "coql" {
+		recs, err = l.c.COQL(ctx, tenant, coqlQuery(mod, name, fields, allFormats, nationals))
+	} else {
+		recs, err = l.c.Search(ctx, tenant, mod, criteria(fields, allFormats), "id,Owner,"+name+","+strings.Join(fields, ","))
+	}
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]Match{}
+	for _, r := range recs {
+		for _, w := range ws {
+			if _, done := found[w.e164]; done || !recordMatches(r, fields, w.formats, w.national, l.o.Method == "coql") {
+				continue
+			}
+			m := Match{Module: mod, ID: fmt.Sprint(r["id"]), Name: str(r[name])}
+			if o, isMap := r["Owner"].(map[string]any); isMap {
+				m.Owner = str(o["id"])
+			}
+			found[w.e164] = m
+		}
+	}
+	return found, nil
+}
+
+// recordMatches reports whether one of the record's phone fields holds the
+// number in one of its formats, or (COQL's like) ends in its national
+// digits.
+func recordMatches(r map[string]any, fields, formats []string, national string, suffix bool) bool {
+	for _, f := range fields {
+		v := str(r[f])
+		if v == "" {
+			continue
+		}
+		if contains(formats, v) {
+			return true
+		}
+		if suffix && len(national) >= 6 && strings.HasSuffix(v, national) {
+			return true
+		}
+	}
+	return false
 }
 
 func (l *Lookup) put(ctx context.Context, tenant, e164 string, m Match, ttl time.Duration) {
@@ -256,22 +405,24 @@ func criteria(fields, formats []string) string {
 }
 
 // coqlQuery matches every format exactly and, with like, any number ending
-// in the national significant number; conditions nested two by two.
-func coqlQuery(mod, name string, fields, formats []string, national string) string {
+// in a national significant number; conditions nested two by two.
+func coqlQuery(mod, name string, fields, formats, nationals []string) string {
 	var conds []string
 	for _, fl := range fields {
 		for _, f := range formats {
 			conds = append(conds, fl+" = '"+strings.ReplaceAll(f, "'", `\'`)+"'")
 		}
-		if len(national) >= 6 {
-			conds = append(conds, fl+" like '%"+national+"'")
+		for _, national := range nationals {
+			if len(national) >= 6 {
+				conds = append(conds, fl+" like '%"+national+"'")
+			}
 		}
 	}
 	where := conds[0]
 	for _, c := range conds[1:] {
 		where = "(" + where + " or " + c + ")"
 	}
-	return "select id, Owner, " + name + ", " + strings.Join(fields, ", ") + " from " + mod + " where " + where + " limit 5"
+	return "select id, Owner, " + name + ", " + strings.Join(fields, ", ") + " from " + mod + " where " + where + " limit 200"
 }
 
 func str(v any) string {

@@ -1,11 +1,13 @@
 package zoho
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sync"
 	"testing"
+	"time"
 
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
 )
@@ -102,6 +104,56 @@ func TestLookupCacheAndCredits(t *testing.T) {
 					t.Fatalf("remembered lead: %+v", m)
 				}
 				_ = l.Forget(e.ctx, "acme", "DE", "+4930777777")
+			}
+		})
+	}
+}
+
+// TestLookupBatchesNumbers: lookups of different numbers in flight together
+// share requests within the criteria budget (COQL: two numbers per request
+// in Contacts and Leads, four in Accounts; search: one, two in Accounts),
+// and each number gets its own record.
+func TestLookupBatchesNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		method  string
+		maxReqs int
+	}{{"coql", 5 + 3 + 1}, {"search", 10 + 6 + 2}} {
+		t.Run(tc.method, func(t *testing.T) {
+			e := newEnv(t, envOpt{})
+			l := NewLookup(e.c, e.st, LookupOptions{Method: tc.method, BatchWait: 500 * time.Millisecond})
+			want := map[string]string{}
+			for i := range 10 {
+				n := fmt.Sprintf("+49304000%02d", i)
+				switch {
+				case i < 4:
+					want[n] = "Contacts:" + e.sim.AddRecord(org, "Contacts", zohosim.Record{"Last_Name": "C", "Mobile": "0304000" + fmt.Sprintf("%02d", i)})
+				case i < 8:
+					want[n] = "Leads:" + e.sim.AddRecord(org, "Leads", zohosim.Record{"Last_Name": "L", "Phone": n})
+				default:
+					want[n] = ":"
+				}
+			}
+			e.sim.ResetRequests()
+			var mu sync.Mutex
+			got := map[string]string{}
+			var wg sync.WaitGroup
+			for n := range want {
+				wg.Go(func() {
+					m, err := l.Find(e.ctx, "acme", "DE", n)
+					if err != nil {
+						t.Error(err)
+					}
+					mu.Lock()
+					got[n] = m.Module + ":" + m.ID
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("got %v\nwant %v", got, want)
+			}
+			if n := len(e.sim.Requests("")); n > tc.maxReqs {
+				t.Errorf("%d requests for 10 numbers, want at most %d", n, tc.maxReqs)
 			}
 		})
 	}

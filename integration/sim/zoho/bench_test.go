@@ -35,7 +35,7 @@ type world struct {
 	stop func()
 }
 
-func newWorld(tb testing.TB) *world {
+func newWorld(tb testing.TB, lo zoho.LookupOptions) *world {
 	tb.Helper()
 	srv, err := server.NewServer(&server.Options{ServerName: "zoho-bench", JetStream: true, StoreDir: tb.TempDir(),
 		DontListen: true, NoSigs: true, NoLog: true})
@@ -83,7 +83,7 @@ func newWorld(tb testing.TB) *world {
 	if err := c.ImportRefreshToken(ctx, "acme", sim.SelfClientToken("org", ""), sim.AccountsURL("eu")); err != nil {
 		tb.Fatal(err)
 	}
-	look := zoho.NewLookup(c, st, zoho.LookupOptions{})
+	look := zoho.NewLookup(c, st, lo)
 	sink, err := zoho.NewSink(zoho.SinkOptions{Client: c, Links: st, Records: st, Claims: st, Lookup: look,
 		PublicURL: "https://pbx.example.com", RecordingWait: 48 * time.Hour, BatchDelay: 200 * time.Millisecond})
 	if err != nil {
@@ -100,7 +100,7 @@ func newWorld(tb testing.TB) *world {
 // BenchmarkCachedLookup measures caller lookups answered from the store's
 // cache (the embedded store), in parallel.
 func BenchmarkCachedLookup(b *testing.B) {
-	w := newWorld(b)
+	w := newWorld(b, zoho.LookupOptions{})
 	defer w.stop()
 	ctx := context.Background()
 	for i := range 100 {
@@ -133,10 +133,19 @@ func BenchmarkCachedLookup(b *testing.B) {
 // BenchmarkCredits1000Calls logs 1,000 realistic calls from 100 distinct
 // numbers (60 Contacts, 20 Leads, 20 unknown) in REST mode, 128 handlers at
 // once as a JetStream consumer would run them, and reports the credits the
-// simulator counted: searches, Calls writes and the rest.
+// simulator counted: lookups (search or COQL), Calls writes and the rest.
+// search is one number per request (five formats × two fields fill the ten
+// criteria); coql batches two numbers per request (25 criteria) with the
+// default batch wait.
 func BenchmarkCredits1000Calls(b *testing.B) {
+	for _, lo := range []zoho.LookupOptions{{Method: "search"}, {Method: "coql", BatchWait: 500 * time.Millisecond}} {
+		b.Run(lo.Method, func(b *testing.B) { benchCredits(b, lo) })
+	}
+}
+
+func benchCredits(b *testing.B, lo zoho.LookupOptions) {
 	for range b.N {
-		w := newWorld(b)
+		w := newWorld(b, lo)
 		numbers := make([]string, 100)
 		for i := range numbers {
 			numbers[i] = fmt.Sprintf("+4930200%04d", i)
@@ -205,7 +214,7 @@ func BenchmarkCredits1000Calls(b *testing.B) {
 		search, writes, other, inserts := 0, 0, 0, 0
 		for _, rq := range w.sim.Requests("") {
 			switch {
-			case strings.HasSuffix(rq.Path, "/search"):
+			case strings.HasSuffix(rq.Path, "/search"), rq.Path == "/crm/v8/coql" && !strings.Contains(string(rq.Body), "from Calls"):
 				search++
 			case rq.Method == "POST" && rq.Path == "/crm/v8/Calls", rq.Method == "PUT" && rq.Path == "/crm/v8/Calls":
 				n := strings.Count(string(rq.Body), "Ringside call ")
