@@ -55,6 +55,7 @@ type sink struct {
 	m      *callstate.Machine
 	events []events.Call
 	terms  *clicktocall.Terminals
+	calls  *clicktocall.Calls
 	t      testing.TB
 }
 
@@ -65,6 +66,7 @@ func (s *sink) Submit(ctx context.Context, sig callstate.Signal) error {
 	fresh := append([]events.Call(nil), s.events[n:]...)
 	s.mu.Unlock()
 	for _, ev := range fresh {
+		s.calls.Observe(ev)
 		if ev.Type == events.TerminalSet {
 			if err := s.terms.Handle(ctx, ev); err != nil {
 				s.t.Errorf("terminals: %v", err)
@@ -175,13 +177,17 @@ func newWorldVia(t testing.TB, pbx string, via func(ariURL string) string) *worl
 	}
 
 	// The PBX and the node.
-	w.sink = &sink{m: callstate.New(callstate.Options{IDPrefix: node + "-", DefaultTenant: "acme"}), t: t}
+	w.sink = &sink{m: callstate.New(callstate.Options{IDPrefix: node + "-", Node: node, DefaultTenant: "acme"}), t: t,
+		calls: clicktocall.NewCalls(zoho.PhoneBridgeCallID)}
 	terms, err := clicktocall.NewTerminals(w.kv, w.kv, log, w.reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.sink.terms = terms
-	var orig clicktocall.Originator
+	var orig interface {
+		clicktocall.Originator
+		clicktocall.CallController
+	}
 	runCtx, stopPBX := context.WithCancel(context.Background())
 	var pbxDone sync.WaitGroup
 	switch pbx {
@@ -237,8 +243,15 @@ func newWorldVia(t testing.TB, pbx string, via func(ariURL string) string) *worl
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctl := clicktocall.Controller{PBX: orig, IDPrefix: node + "-"}
+	ctlSub, err := bus.Conn().Subscribe(events.CommandSubject(node, events.CommandCallControl), func(m *nats.Msg) {
+		_ = m.Respond(ctl.HandleCommand(ctx, m.Data))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 
-	// HTTP: the click-to-dial handler.
+	// HTTP: the click-to-dial and call-control handlers.
 	svc, err := clicktocall.NewService(clicktocall.ServiceOptions{Users: w.kv, Claims: w.kv, Commander: natsCommander{bus.Conn()},
 		Reporter: zc, NodeOf: func(string) string { return node }, AuthParam: "ringside_auth", DedupWindow: 2 * time.Second,
 		Logger: log, Registerer: w.reg, NewID: func() string { return fmt.Sprintf("t%d", w.ids.Add(1)) }})
@@ -248,13 +261,21 @@ func newWorldVia(t testing.TB, pbx string, via func(ariURL string) string) *worl
 	srv := httpapi.New(httpapi.Options{Listen: "127.0.0.1:0", Logger: log})
 	srv.Handle("GET /zoho/{tenant}/clicktodial", svc)
 	srv.Handle("POST /zoho/{tenant}/clicktodial", svc)
+	control, err := clicktocall.NewControl(clicktocall.ControlOptions{Users: w.kv, Calls: w.sink.calls,
+		Commander: natsCommander{bus.Conn()}, AuthParam: "ringside_auth", Logger: log, Registerer: w.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Handle("GET /zoho/{tenant}/callcontrol/{action}", control)
+	srv.Handle("POST /zoho/{tenant}/callcontrol/{action}", control)
 	httpCtx, stopHTTP := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	var httpDone sync.WaitGroup
 	httpDone.Go(func() { _ = srv.Run(httpCtx, func(a net.Addr) { addr <- a }) })
 	w.base = "http://" + (<-addr).String()
 	if err := zc.RegisterUser(ctx, "acme", zoho.Registration{ZohoUser: zohoUser,
-		ClickToDial: clicktocall.ClickToDialURL(w.base, "acme"), Secret: w.secret}); err != nil {
+		ClickToDial: clicktocall.ClickToDialURL(w.base, "acme"), CallControl: clicktocall.CallControlURLs(w.base, "acme"),
+		Secret: w.secret}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -263,6 +284,7 @@ func newWorldVia(t testing.TB, pbx string, via func(ariURL string) string) *worl
 		httpDone.Wait()
 		svc.Close()
 		_ = sub.Unsubscribe()
+		_ = ctlSub.Unsubscribe()
 		w.node.Close()
 		stopPBX()
 		pbxDone.Wait()

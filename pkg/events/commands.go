@@ -67,9 +67,12 @@ type CallControl struct {
 	Tenant string `json:"tenant"`
 	CallID string `json:"call_id"`
 	// Leg is the PBX leg to act on (the call's origin leg when empty).
-	Leg       string `json:"leg,omitempty"`
-	Action    string `json:"action"`
-	Digits    string `json:"digits,omitempty"`    // keypress
+	Leg    string `json:"leg,omitempty"`
+	Action string `json:"action"`
+	Digits string `json:"digits,omitempty"` // keypress
+	// Direction of mute/unmute on Leg: "in" (what it sends) or "out"
+	// (what it receives).
+	Direction string `json:"direction,omitempty"`
 	Extension string `json:"extension,omitempty"` // the user who asked
 }
 
