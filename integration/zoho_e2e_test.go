@@ -407,8 +407,14 @@ func TestZohoRESTEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	if n := len(w.sim.Requests("GET /crm/v8/Contacts/search")); n != 1 {
-		t.Errorf("%d searches for one customer, want 1 (cached)", n)
+	lookups := 0
+	for _, r := range w.sim.Requests("") {
+		if strings.HasSuffix(r.Path, "/search") || r.Path == "/crm/v8/coql" && strings.Contains(string(r.Body), "from Contacts") {
+			lookups++
+		}
+	}
+	if lookups != 1 {
+		t.Errorf("%d lookups for one customer, want 1 (cached)", lookups)
 	}
 	if n := len(w.sim.Notifications(e2eOrg)); n != 0 {
 		t.Errorf("%d PhoneBridge notifications in REST mode", n)
@@ -502,12 +508,12 @@ func TestZohoPhoneBridgeEndToEnd(t *testing.T) {
 }
 
 // TestZohoNoDuplicatesUnderFaults: 5xx before and after the write, 429
-// and timeouts on the Calls inserts, 5xx on search: every call is logged
+// and timeouts on the Calls inserts, 5xx on COQL: every call is logged
 // exactly once.
 func TestZohoNoDuplicatesUnderFaults(t *testing.T) {
 	w := newZohoE2E(t, e2eOpts{mode: store.ModeREST, redis: true})
 	for _, f := range []zohosim.Fault{
-		{Match: "GET /crm/v8/Contacts/search", Count: 2, Status: 503},
+		{Match: "POST /crm/v8/coql", Count: 2, Status: 503}, // lookups and duplicate checks
 		{Match: "POST /crm/v8/Calls", Count: 2, Status: 500},
 		{Match: "POST /crm/v8/Calls", Count: 2, Status: 502, After: true},
 		{Match: "POST /crm/v8/Calls", Count: 2, Status: 429},

@@ -58,7 +58,7 @@ func newZohoSide(cfg config.Config, st stateStore, log *zap.Logger, reg promethe
 		return nil, err
 	}
 	look := zoho.NewLookup(c, st, zoho.LookupOptions{Modules: cfg.Zoho.ModuleList(), Method: cfg.Zoho.Lookup.Method,
-		HitTTL: cfg.Zoho.Lookup.HitTTL, MissTTL: cfg.Zoho.Lookup.MissTTL})
+		HitTTL: cfg.Zoho.Lookup.HitTTL, MissTTL: cfg.Zoho.Lookup.MissTTL, BatchWait: cfg.Zoho.Lookup.BatchWait})
 	sink, err := zoho.NewSink(zoho.SinkOptions{
 		Client: c, Links: st, Records: st, Claims: st, Lookup: look,
 		// RecordingLink stays the default until signed recording links exist.
@@ -86,10 +86,11 @@ func recordingWait(d time.Duration) time.Duration {
 // never dropped for being retried too often (a disconnected tenant's wait
 // until it reconnects); only what Zoho rejects for good is dead-lettered.
 // Concurrency is at least the REST batch size, so batches can fill; the
-// ack wait covers a batch's wait plus its request and a margin.
+// ack wait covers a lookup's and a batch's wait plus their requests and a
+// margin.
 func (z *zohoSide) consumer(cfg config.Config) func(context.Context, *natsbus.Bus) error {
 	conc := max(cfg.Zoho.REST.BatchSize, 4*cfg.Zoho.Concurrency, 16)
-	ackWait := max(cfg.Zoho.REST.BatchDelay+2*cfg.Zoho.Timeout+5*time.Second, 30*time.Second)
+	ackWait := max(cfg.Zoho.REST.BatchDelay+cfg.Zoho.Lookup.BatchWait+2*cfg.Zoho.Timeout+5*time.Second, 30*time.Second)
 	return func(ctx context.Context, bus *natsbus.Bus) error {
 		return bus.Consume(ctx, natsbus.Consumer{
 			Durable: "zoho", FilterSubject: events.CallSubjects, MaxDeliver: -1,

@@ -259,6 +259,9 @@ type ZohoLookup struct {
 	Method  string        `yaml:"method"`
 	HitTTL  time.Duration `yaml:"hit_ttl"`
 	MissTTL time.Duration `yaml:"miss_ttl"`
+	// BatchWait is how long a lookup waits for lookups of other numbers to
+	// share its request (0: no wait).
+	BatchWait time.Duration `yaml:"batch_wait"`
 }
 
 // ScopeList returns Scopes split at commas.
@@ -336,7 +339,8 @@ func Default() Config {
 			KeyTTL:        720 * time.Hour,
 			PhoneBridge:   ZohoPhoneBridge{LoserState: "none", Fallback: "auto"},
 			REST:          ZohoREST{BatchSize: 100, BatchDelay: 2 * time.Second},
-			Lookup:        ZohoLookup{Modules: "Contacts,Leads,Accounts", Method: "search", HitTTL: 24 * time.Hour, MissTTL: time.Hour},
+			Lookup: ZohoLookup{Modules: "Contacts,Leads,Accounts", Method: "coql", HitTTL: 24 * time.Hour, MissTTL: time.Hour,
+				BatchWait: 500 * time.Millisecond},
 		},
 		Pipeline: Pipeline{
 			Shards:         8,

@@ -151,6 +151,9 @@ func (p *checker) zoho(z Zoho) {
 	p.oneOf("zoho.lookup.method", z.Lookup.Method, "search", "coql")
 	p.positive("zoho.lookup.hit_ttl", z.Lookup.HitTTL)
 	p.positive("zoho.lookup.miss_ttl", z.Lookup.MissTTL)
+	if z.Lookup.BatchWait < 0 || z.Lookup.BatchWait > 10*time.Second {
+		p.addf("zoho.lookup.batch_wait: must be between 0 and 10s, got %s", z.Lookup.BatchWait)
+	}
 }
 
 func (p *checker) nonEmpty(key, v string) {
