@@ -263,6 +263,20 @@ func TestDemoRunsTheWholePipeline(t *testing.T) {
 	if !strings.Contains(p.errOut(), `"msg":"call event"`) || !strings.Contains(p.errOut(), `"type":"ended"`) {
 		t.Error("the demo log shows no call events read back from JetStream")
 	}
+	// The calls land in the simulated Zoho CRM, one line each.
+	eventually(t, 30*time.Second, "calls logged in the simulated Zoho CRM", func() bool {
+		return strings.Count(p.out(), "zoho crm ") >= 3
+	})
+	if !strings.Contains(p.out(), "simulated Zoho CRM") {
+		t.Error("the demo does not show where its Zoho CRM is")
+	}
+	_, scrape = get(t, base+"/metrics")
+	if n := metricSum(scrape, "ringside_zoho_sink_events_total", `mode="rest"`, `result="ok"`); n < 3 {
+		t.Errorf("zoho sink handled %v events, want at least 3", n)
+	}
+	if problems, err := promlint.New(strings.NewReader(scrape)).Lint(); err != nil || len(problems) > 0 {
+		t.Errorf("metric lint with the zoho metrics: %v %v", problems, err)
+	}
 
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,13 +21,14 @@ import (
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/fault"
 	"github.com/ringside/ringside/pkg/pipeline"
+	"github.com/ringside/ringside/pkg/store"
 )
 
 // cmdDemo runs Ringside on its embedded default, fed by a generator of
 // realistic calls instead of a PBX, with a consumer that logs every call
 // event it reads back from JetStream.
 func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", "demo [-config FILE] [-concurrent N] [-speed F] [-duration D] [-listen ADDR] [-data DIR] [-seed N]", stderr)
+	fs := newFlagSet("demo", "demo [-config FILE] [-concurrent N] [-speed F] [-duration D] [-listen ADDR] [-data DIR] [-seed N] [-zoho-mode rest|phonebridge]", stderr)
 	path := fs.String("config", "", "configuration file (default: built-in defaults)")
 	concurrent := fs.Int("concurrent", 20, "simulated calls in progress at once")
 	speed := fs.Float64("speed", 10, "play the calls this many times faster than real time")
@@ -34,6 +36,7 @@ func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 	listen := fs.String("listen", "", "HTTP address (default: http.listen)")
 	dataDir := fs.String("data", "", "state directory (default: a temporary one, removed at exit)")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed of the call generator")
+	zohoMode := fs.String("zoho-mode", "rest", "mode of the demo tenants in the simulated Zoho CRM: rest or phonebridge")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +46,10 @@ func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 	}
 	if *speed <= 0 || *speed > 1000 {
 		fmt.Fprintln(stderr, "ringside demo: -speed must be in (0, 1000]")
+		return errUsage
+	}
+	if *zohoMode != string(store.ModeREST) && *zohoMode != string(store.ModePhoneBridge) {
+		fmt.Fprintln(stderr, "ringside demo: -zoho-mode must be rest or phonebridge")
 		return errUsage
 	}
 	cfg, err := config.Load(*path, env)
@@ -75,20 +82,37 @@ func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 	}
 	defer func() { _ = log.Sync() }()
 
+	// The Zoho CRM of the demo tenants is the simulator, in this process.
+	tenants := []string{"acme", "globex", "initech"}
+	zs, err := startDemoZoho(tenants, store.ZohoMode(*zohoMode))
+	if err != nil {
+		return err
+	}
+	defer zs.Close()
+	if err := zs.configure(&cfg, cfg.DataDir); err != nil {
+		return err
+	}
+	startReport, stopReport := zs.reporter(stdout)
+	defer stopReport()
+
 	return runDaemon(ctx, cfg, log, daemonHooks{
 		pbx: func(prometheus.Registerer) (signalSource, error) {
 			return &demoPBX{speed: *speed, gen: callgen.NewGenerator(callgen.Config{
 				Rand:       rand.New(rand.NewPCG(*seed, *seed)),
 				Concurrent: *concurrent,
 				Prefix:     "demo-" + strconv.FormatUint(*seed, 36) + "-",
-				Tenants:    []string{"acme", "globex", "initech"},
+				Tenants:    tenants,
 			})}, nil
 		},
 		consumers: []func(context.Context, *natsbus.Bus) error{eventLogger(log.Named("events"))},
+		prepare:   zs.prepare,
 		started: func(addr net.Addr) {
 			fmt.Fprintf(stdout, "Ringside demo is running: %d simulated calls at once, %gx real time, state in %s\n"+
 				"  readiness  http://%s/readyz\n  metrics    http://%s/metrics\n"+
-				"Press Ctrl-C to stop (twice to force).\n", *concurrent, *speed, cfg.DataDir, addr, addr)
+				"  zoho       %s (simulated Zoho CRM, tenants %s in %s mode; every call it logs is printed below)\n"+
+				"Press Ctrl-C to stop (twice to force).\n", *concurrent, *speed, cfg.DataDir, addr, addr,
+				zs.sim.URL(), strings.Join(tenants, ", "), *zohoMode)
+			startReport()
 		},
 	})
 }
