@@ -270,10 +270,15 @@ func (w *zohoE2E) stop() {
 	if code := w.p.waitExit(30 * time.Second); code != 0 {
 		w.t.Fatalf("exit code = %d", code)
 	}
+	logs := w.p.errOut() + w.p.out()
 	for _, secret := range []string{w.sim.ClientSecret(), "ari-secret", "nats-secret", strings.Repeat("ab", 32)} {
-		if strings.Contains(w.p.errOut()+w.p.out(), secret) {
+		if strings.Contains(logs, secret) {
 			w.t.Errorf("a secret reached the log: %q", secret)
 		}
+	}
+	// The simulator's grant codes, refresh and access tokens.
+	if tok := regexp.MustCompile(`100[04]\.[0-9a-f]{16}\.[0-9a-f]{16}`).FindString(logs); tok != "" {
+		w.t.Errorf("a Zoho token reached the log: %s", tok)
 	}
 }
 
