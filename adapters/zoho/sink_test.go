@@ -411,3 +411,27 @@ func TestPhoneBridgeUsersAndRegistration(t *testing.T) {
 		t.Fatal("unknown zohouser accepted")
 	}
 }
+
+// TestRESTCheckMatchesTheExactCallID: the check after an ambiguous failure
+// finds records by a like on the call id, which also matches longer ids
+// (….4 and ….43); only the record of the call itself counts.
+func TestRESTCheckMatchesTheExactCallID(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	evs := script(callInbound("+4930500001", "1001"))
+	id := evs[0].CallID
+	longer := e.sim.AddRecord(org, "Calls", zohosim.Record{"Subject": "x", "Call_Type": "Inbound",
+		"Description": "Ringside call " + id + "3\nDisposition: answered"})
+	if err := e.st.PutRecord(e.ctx, tryKey("acme", id), tryUnknown, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if dead := e.deliver(evs); len(dead) > 0 {
+		t.Fatal(dead)
+	}
+	recs := byCallID(e.sim.Records(org, "Calls"))
+	if r, ok := recs[id]; !ok || r["id"] == longer {
+		t.Fatalf("call %s not logged on its own: %v", id, recs)
+	}
+	if len(e.sim.Requests("POST /crm/v8/coql")) == 0 {
+		t.Error("no check before inserting again")
+	}
+}
