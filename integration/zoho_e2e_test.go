@@ -595,3 +595,84 @@ func TestZohoRevokedTenantReconnects(t *testing.T) {
 	w.checkREST()
 	w.stop()
 }
+
+// TestZohoPhoneBridgeNoDuplicatesUnderFaults: callnotify answered with
+// 5xx, 429 or nothing. With ambiguous_terminal: skip (default) a terminal
+// state that may have arrived is not sent again; with resend it is, and
+// Zoho (here the simulator with DedupeNotify, UNCONFIRMED live) logs an id
+// once. Either way every call is logged exactly once.
+func TestZohoPhoneBridgeNoDuplicatesUnderFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		yaml   string
+		sim    zohosim.Options
+		faults []zohosim.Fault
+	}{
+		{name: "skip", faults: []zohosim.Fault{ // every ambiguous fault applied the request
+			{Match: "POST /phonebridge/v3/callnotify", Count: 2, Status: 502, After: true},
+			{Match: "POST /phonebridge/v3/callnotify", Count: 3, Status: 429},
+			{Match: "POST /phonebridge/v3/callnotify", Count: 2, Hang: true, After: true},
+		}},
+		{name: "resend", yaml: "  phonebridge: {ambiguous_terminal: resend}\n", sim: zohosim.Options{DedupeNotify: true},
+			faults: []zohosim.Fault{
+				{Match: "POST /phonebridge/v3/callnotify", Count: 2, Status: 500},
+				{Match: "POST /phonebridge/v3/callnotify", Count: 2, Status: 502, After: true},
+				{Match: "POST /phonebridge/v3/callnotify", Count: 2, Hang: true},
+				{Match: "POST /phonebridge/v3/callnotify", Count: 2, Hang: true, After: true},
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newZohoE2E(t, e2eOpts{mode: store.ModePhoneBridge, redis: true, sim: tc.sim, yaml: tc.yaml})
+			want := 0
+			for _, f := range tc.faults {
+				w.sim.Inject(f)
+				want += f.Count
+			}
+			faulted := func() int {
+				n := 0
+				for _, r := range w.sim.Requests("") {
+					if r.Fault != "" {
+						n++
+					}
+				}
+				return n
+			}
+			scripts := []string{"inbound_answered", "inbound_missed", "outbound_answered", "ring_group_one_answers", "blind_transfer"}
+			for i := 0; faulted() < want && i < 30; i++ {
+				w.play(scripts[i%len(scripts)])
+			}
+			if n := faulted(); n != want {
+				t.Errorf("%d requests hit a fault, want %d", n, want)
+			}
+			calls := w.endedCount()
+			eventually(t, 30*time.Second, fmt.Sprintf("%d PhoneBridge logs", calls), func() bool {
+				return len(w.sim.Records(e2eOrg, "Calls")) >= calls
+			})
+			time.Sleep(time.Second) // a duplicate would come now
+			ids := map[string]int{}
+			for _, r := range w.sim.Records(e2eOrg, "Calls") {
+				ids[fmt.Sprint(r["PhoneBridge_Id"])]++
+			}
+			if n := len(w.sim.Records(e2eOrg, "Calls")); n != calls || len(ids) != calls {
+				t.Errorf("%d PhoneBridge logs (%d ids) for %d calls: %v", n, len(ids), calls, ids)
+			}
+			terminal := 0 // terminal states Zoho received (a resent one twice)
+			for _, n := range w.sim.Notifications(e2eOrg) {
+				if s := n.Get("state"); s != "ringing" && s != "answered" {
+					terminal++
+				}
+			}
+			switch tc.name {
+			case "skip":
+				if !strings.Contains(w.p.errOut(), "not sent again") {
+					t.Error("no terminal state hit an ambiguous fault")
+				}
+			case "resend":
+				if terminal <= calls {
+					t.Errorf("%d terminal states for %d calls: none was resent", terminal, calls)
+				}
+			}
+			w.stop()
+		})
+	}
+}

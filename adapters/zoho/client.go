@@ -167,6 +167,20 @@ var (
 	ErrNoTenant = errors.New("zoho: no such tenant")
 )
 
+// errNoAnswer marks a request sent without an answer (a timeout, a broken
+// connection): Zoho may or may not have applied it.
+var errNoAnswer = errors.New("no answer")
+
+// ambiguous reports whether a failed request may have been applied: no
+// answer, or a 5xx. A 429, a 4xx and errors before sending were not.
+func ambiguous(err error) bool {
+	var ae *APIError
+	if errors.As(err, &ae) {
+		return ae.Status >= 500
+	}
+	return errors.Is(err, errNoAnswer)
+}
+
 // APIError is an error answer of Zoho: the HTTP status and the error
 // envelope {"code","details","message","status"} (spec §1.3, §6.4).
 type APIError struct {
@@ -508,13 +522,13 @@ func (c *Client) send(ctx context.Context, tenant string, r call, tok, dom strin
 	}
 	if err != nil {
 		c.m.requests.WithLabelValues(r.api, "retry").Inc()
-		return result{}, fault.Retryable(fmt.Errorf("zoho: %s %s: %w", r.method, r.path, err), 0)
+		return result{}, fault.Retryable(fmt.Errorf("zoho: %s %s: %w: %w", r.method, r.path, errNoAnswer, err), 0)
 	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
 	resp.Body.Close()
 	if err != nil {
 		c.m.requests.WithLabelValues(r.api, "retry").Inc()
-		return result{}, fault.Retryable(fmt.Errorf("zoho: %s %s: read: %w", r.method, r.path, err), 0)
+		return result{}, fault.Retryable(fmt.Errorf("zoho: %s %s: read: %w: %w", r.method, r.path, errNoAnswer, err), 0)
 	}
 	if v := resp.Header.Get("X-API-CREDITS-REMAINING"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {

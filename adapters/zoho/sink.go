@@ -69,6 +69,12 @@ type SinkOptions struct {
 	// batches to fill.
 	BatchSize  int
 	BatchDelay time.Duration
+	// ResendTerminal sends a call's terminal PhoneBridge state again after
+	// an ambiguous failure (no answer, 5xx). Off (default): such a call is
+	// never logged twice, but its log is missing if the request really
+	// failed. On: never missing, logged twice unless Zoho de-duplicates
+	// callnotify by id (UNCONFIRMED). A 429 or 4xx is always retried.
+	ResendTerminal bool
 	// KeyTTL is how long call ids are remembered with their CRM record
 	// (default 30 days).
 	KeyTTL time.Duration
@@ -433,7 +439,26 @@ func (s *Sink) pbTerminal(ctx context.Context, t store.Tenant, ev events.Call, n
 			n.State = "noanswer"
 		}
 	}
+	// Zoho logs the call when it receives the terminal state. After an
+	// ambiguous failure (no answer, 5xx) sending it again may log it twice
+	// (Zoho de-duplicating callnotify by id is UNCONFIRMED, spec §7), so it
+	// is sent again only with ResendTerminal.
+	try, err := s.o.Records.GetRecord(ctx, tryKey(t.ID, ev.CallID))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fault.Retryable(fmt.Errorf("zoho: read try key: %w", err), 0)
+	}
+	if try == tryUnknown && !s.o.ResendTerminal {
+		s.log.Warn("zoho: the call's terminal state may not have reached PhoneBridge; not sent again, so it is never logged twice",
+			zap.String("tenant", t.ID), zap.String("call_id", ev.CallID), zap.String("state", n.State))
+		return s.o.Records.PutRecord(ctx, logKey(t.ID, ev.CallID), "pb", s.o.KeyTTL)
+	}
+	if err := s.o.Records.PutRecord(ctx, tryKey(t.ID, ev.CallID), tryUnknown, s.o.KeyTTL); err != nil {
+		return fault.Retryable(err, 0)
+	}
 	if err := s.notifyTerminal(ctx, t.ID, n); err != nil {
+		if !ambiguous(err) {
+			_ = s.o.Records.PutRecord(ctx, tryKey(t.ID, ev.CallID), tryNotDone, s.o.KeyTTL)
+		}
 		return err
 	}
 	if err := s.o.Records.PutRecord(ctx, logKey(t.ID, ev.CallID), "pb", s.o.KeyTTL); err != nil {

@@ -63,7 +63,8 @@ func newZohoSide(cfg config.Config, st stateStore, log *zap.Logger, reg promethe
 		Client: c, Links: st, Records: st, Claims: st, Lookup: look,
 		// RecordingLink stays the default until signed recording links exist.
 		PublicURL: cfg.HTTP.PublicURL, LoserState: cfg.Zoho.PhoneBridge.LoserState, Fallback: cfg.Zoho.PhoneBridge.Fallback,
-		RecordingWait: recordingWait(cfg.Zoho.RecordingWait), BatchSize: cfg.Zoho.REST.BatchSize,
+		ResendTerminal: cfg.Zoho.PhoneBridge.AmbiguousTerminal == "resend",
+		RecordingWait:  recordingWait(cfg.Zoho.RecordingWait), BatchSize: cfg.Zoho.REST.BatchSize,
 		BatchDelay: cfg.Zoho.REST.BatchDelay, KeyTTL: cfg.Zoho.KeyTTL,
 	})
 	if err != nil {

@@ -241,6 +241,10 @@ type ZohoPhoneBridge struct {
 	// Fallback sends missed/unattended states as ended with duration 0:
 	// auto (after a 400), always or never.
 	Fallback string `yaml:"fallback"`
+	// AmbiguousTerminal is what happens to a call's terminal state after a
+	// timeout or 5xx: skip (never logged twice, maybe missing) or resend
+	// (never missing; twice unless Zoho de-duplicates by id, UNCONFIRMED).
+	AmbiguousTerminal string `yaml:"ambiguous_terminal"`
 }
 
 // ZohoREST configures REST mode.
@@ -337,7 +341,7 @@ func Default() Config {
 			PausedRetry:   time.Minute,
 			RecordingWait: 30 * time.Second,
 			KeyTTL:        720 * time.Hour,
-			PhoneBridge:   ZohoPhoneBridge{LoserState: "none", Fallback: "auto"},
+			PhoneBridge:   ZohoPhoneBridge{LoserState: "none", Fallback: "auto", AmbiguousTerminal: "skip"},
 			REST:          ZohoREST{BatchSize: 100, BatchDelay: 2 * time.Second},
 			Lookup: ZohoLookup{Modules: "Contacts,Leads,Accounts", Method: "coql", HitTTL: 24 * time.Hour, MissTTL: time.Hour,
 				BatchWait: 500 * time.Millisecond},

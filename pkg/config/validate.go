@@ -140,6 +140,7 @@ func (p *checker) zoho(z Zoho) {
 	p.positive("zoho.key_ttl", z.KeyTTL)
 	p.oneOf("zoho.phonebridge.loser_state", z.PhoneBridge.LoserState, "none", "missed", "ended")
 	p.oneOf("zoho.phonebridge.fallback", z.PhoneBridge.Fallback, "auto", "always", "never")
+	p.oneOf("zoho.phonebridge.ambiguous_terminal", z.PhoneBridge.AmbiguousTerminal, "skip", "resend")
 	p.between("zoho.rest.batch_size", z.REST.BatchSize, 1, 100)
 	p.positive("zoho.rest.batch_delay", z.REST.BatchDelay)
 	if len(z.ModuleList()) == 0 {

@@ -223,6 +223,13 @@ func (s *Server) callnotify(o *Org, f url.Values, user func() (string, bool)) re
 		}
 	}
 	o.Notifications = append(o.Notifications, f)
+	if terminal && s.o.DedupeNotify {
+		for _, r := range o.Modules["Calls"] {
+			if r["PhoneBridge_Id"] == f.Get("id") {
+				return ok(pbSuccess)
+			}
+		}
+	}
 	if terminal {
 		// Zoho logs the call itself: one Calls record per terminal state.
 		t, _ := time.Parse(StartTimeLayout, f.Get("start_time"))

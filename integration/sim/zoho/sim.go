@@ -44,6 +44,10 @@ type Options struct {
 	// StrictStates rejects callnotify states other than ringing, answered
 	// and ended with 400, as some providers report of the live API.
 	StrictStates bool
+	// DedupeNotify logs a call once per callnotify id: a terminal state
+	// sent again for an id already logged creates no second Calls record
+	// (UNCONFIRMED at Zoho; by default every terminal state is logged).
+	DedupeNotify bool
 	// COQLEmpty200 answers an empty COQL result with 200 and "data":[]
 	// instead of 204 (both are seen; spec §3.2).
 	COQLEmpty200 bool
