@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -602,6 +603,7 @@ func TestZohoRevokedTenantReconnects(t *testing.T) {
 // Zoho (here the simulator with DedupeNotify, UNCONFIRMED live) logs an id
 // once. Either way every call is logged exactly once.
 func TestZohoPhoneBridgeNoDuplicatesUnderFaults(t *testing.T) {
+	ended := url.Values{"state": {"ended"}}
 	for _, tc := range []struct {
 		name   string
 		yaml   string
@@ -609,16 +611,18 @@ func TestZohoPhoneBridgeNoDuplicatesUnderFaults(t *testing.T) {
 		faults []zohosim.Fault
 	}{
 		{name: "skip", faults: []zohosim.Fault{ // every ambiguous fault applied the request
-			{Match: "POST /phonebridge/v3/callnotify", Count: 2, Status: 502, After: true},
+			{Match: "POST /phonebridge/v3/callnotify", Form: ended, Count: 1, Status: 502, After: true},
+			{Match: "POST /phonebridge/v3/callnotify", Form: ended, Count: 1, Hang: true, After: true},
 			{Match: "POST /phonebridge/v3/callnotify", Count: 3, Status: 429},
-			{Match: "POST /phonebridge/v3/callnotify", Count: 2, Hang: true, After: true},
+			{Match: "POST /phonebridge/v3/callnotify", Count: 2, Status: 502, After: true},
 		}},
 		{name: "resend", yaml: "  phonebridge: {ambiguous_terminal: resend}\n", sim: zohosim.Options{DedupeNotify: true},
 			faults: []zohosim.Fault{
+				{Match: "POST /phonebridge/v3/callnotify", Form: ended, Count: 1, Status: 500},
+				{Match: "POST /phonebridge/v3/callnotify", Form: ended, Count: 1, Status: 502, After: true},
+				{Match: "POST /phonebridge/v3/callnotify", Form: ended, Count: 1, Hang: true},
+				{Match: "POST /phonebridge/v3/callnotify", Form: ended, Count: 1, Hang: true, After: true},
 				{Match: "POST /phonebridge/v3/callnotify", Count: 2, Status: 500},
-				{Match: "POST /phonebridge/v3/callnotify", Count: 2, Status: 502, After: true},
-				{Match: "POST /phonebridge/v3/callnotify", Count: 2, Hang: true},
-				{Match: "POST /phonebridge/v3/callnotify", Count: 2, Hang: true, After: true},
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -347,6 +347,9 @@ func (s *Server) SetNow(now func() time.Time) {
 // and path start with Match ("POST /crm/v8/Calls", "" for any).
 type Fault struct {
 	Match string
+	// Form, if set, restricts the fault to form requests carrying these
+	// values (e.g. callnotify with state=ended).
+	Form  url.Values
 	Count int
 	// Status is the HTTP status to answer (500, 502, 503, 429…); 0 with
 	// Hang set means no answer.
@@ -526,7 +529,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &recorder{ResponseWriter: w, status: 200}
 
 	s.mu.Lock()
-	f := s.fault(r.Method + " " + rest)
+	f := s.fault(r.Method+" "+rest, rec.Form)
 	s.mu.Unlock()
 	if f != nil && !f.After {
 		rec.Fault = faultName(f)
@@ -551,6 +554,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.record(rec, out.status)
 	out.write(rw)
+}
+
+// formHas reports whether form carries every value of want.
+func formHas(form, want url.Values) bool {
+	for k, vs := range want {
+		for _, v := range vs {
+			if form.Get(k) != v {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func faultName(f *Fault) string {
@@ -582,9 +597,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, f *Fault) {
 }
 
 // fault returns the next matching fault, counting it. Caller holds s.mu.
-func (s *Server) fault(key string) *Fault {
+func (s *Server) fault(key string, form url.Values) *Fault {
 	for _, f := range s.faults {
-		if f.hit < f.Count && strings.HasPrefix(key, f.Match) {
+		if f.hit < f.Count && strings.HasPrefix(key, f.Match) && formHas(form, f.Form) {
 			f.hit++
 			return f
 		}
