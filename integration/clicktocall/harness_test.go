@@ -88,17 +88,6 @@ func (s *sink) snapshot() []events.Call {
 	return append([]events.Call(nil), s.events...)
 }
 
-// natsCommander is the Commander the daemon uses: NATS request/reply.
-type natsCommander struct{ nc *nats.Conn }
-
-func (c natsCommander) Command(ctx context.Context, subject string, payload []byte) ([]byte, error) {
-	m, err := c.nc.RequestWithContext(ctx, subject, payload)
-	if err != nil {
-		return nil, err
-	}
-	return m.Data, nil
-}
-
 // world is one test's Ringside: embedded NATS and store, Zoho simulator
 // and client, HTTP server with the click-to-dial handler, the node with one
 // PBX adapter on its simulator.
@@ -252,7 +241,7 @@ func newWorldVia(t testing.TB, pbx string, via func(ariURL string) string) *worl
 	}
 
 	// HTTP: the click-to-dial and call-control handlers.
-	svc, err := clicktocall.NewService(clicktocall.ServiceOptions{Users: w.kv, Claims: w.kv, Commander: natsCommander{bus.Conn()},
+	svc, err := clicktocall.NewService(clicktocall.ServiceOptions{Users: w.kv, Claims: w.kv, Commander: bus,
 		Reporter: zc, NodeOf: func(string) string { return node }, AuthParam: "ringside_auth", DedupWindow: 2 * time.Second,
 		Logger: log, Registerer: w.reg, NewID: func() string { return fmt.Sprintf("t%d", w.ids.Add(1)) }})
 	if err != nil {
@@ -262,7 +251,7 @@ func newWorldVia(t testing.TB, pbx string, via func(ariURL string) string) *worl
 	srv.Handle("GET /zoho/{tenant}/clicktodial", svc)
 	srv.Handle("POST /zoho/{tenant}/clicktodial", svc)
 	control, err := clicktocall.NewControl(clicktocall.ControlOptions{Users: w.kv, Calls: w.sink.calls,
-		Commander: natsCommander{bus.Conn()}, AuthParam: "ringside_auth", Logger: log, Registerer: w.reg})
+		Commander: bus, AuthParam: "ringside_auth", Logger: log, Registerer: w.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
