@@ -77,6 +77,9 @@ type Service struct {
 	o      ServiceOptions
 	log    *zap.Logger
 	clicks *prometheus.CounterVec
+
+	mu     sync.Mutex
+	closed bool           // Close was called: no more clicks, no more reports
 	wg     sync.WaitGroup // reports in flight
 }
 
@@ -112,8 +115,22 @@ func NewService(o ServiceOptions) (*Service, error) {
 	return s, nil
 }
 
-// Close waits for the refusal reports still being sent to Zoho.
-func (s *Service) Close() { s.wg.Wait() }
+// Close stops taking clicks (later ones are answered 503) and waits for the
+// refusal reports still being sent to Zoho. It is safe while requests are
+// being served: the daemon calls it when it stops its intake, before the
+// HTTP server stops.
+func (s *Service) Close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+func (s *Service) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
 
 // ClickToDialURL is the clicktodialuri to register for a tenant's users.
 func ClickToDialURL(publicURL, tenant string) string {
@@ -179,6 +196,11 @@ func authenticate(ctx context.Context, w http.ResponseWriter, r *http.Request, u
 // is off for the user, 503 when no node takes the call.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	if s.isClosed() {
+		s.clicks.WithLabelValues(clickUnavailable).Inc()
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	if err := params(w, r); err != nil {
 		s.clicks.WithLabelValues(clickInvalid).Inc()
 		http.Error(w, "bad request", http.StatusBadRequest)
@@ -282,6 +304,12 @@ func (s *Service) send(ctx context.Context, c events.Originate) error {
 
 func (s *Service) reportAsync(tenant, zohoUser, code, from, to, msg string) {
 	if s.o.Reporter == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		s.log.Info("click-to-call: shutting down, clicktodialerror not sent", zap.String("tenant", tenant), zap.String("code", code))
 		return
 	}
 	s.wg.Go(func() {

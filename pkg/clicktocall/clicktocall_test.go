@@ -2,6 +2,8 @@ package clicktocall
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,59 @@ func TestNodeAcceptsACommandOnce(t *testing.T) {
 	}
 	if r := n.Accept([]byte(`{"v":2}`)); r.OK || r.Code != "invalid" {
 		t.Errorf("bad command: %+v", r)
+	}
+}
+
+// fakeUsers, fakeClaims and fakeCommander stand in for the store and NATS.
+type fakeUsers struct{ link store.Link }
+
+func (f fakeUsers) LinkByZohoUser(_ context.Context, tenant, zohoUser string) (store.Link, error) {
+	if f.link.Tenant == tenant && f.link.ZohoUser == zohoUser {
+		return f.link, nil
+	}
+	return store.Link{}, store.ErrNotFound
+}
+func (fakeUsers) Terminal(context.Context, string, string) (store.Terminal, error) {
+	return store.Terminal{}, store.ErrNotFound
+}
+func (fakeUsers) Extension(context.Context, string, string) (store.Extension, error) {
+	return store.Extension{}, store.ErrNotFound
+}
+
+type fakeClaims struct{}
+
+func (fakeClaims) Claim(context.Context, string, time.Duration) (bool, error) { return true, nil }
+func (fakeClaims) Release(context.Context, string) error                      { return nil }
+
+type fakeCommander struct{ sent *int }
+
+func (f fakeCommander) Command(context.Context, string, []byte) ([]byte, error) {
+	*f.sent++
+	return []byte(`{"ok":true}`), nil
+}
+
+func TestServiceRefusesClicksOnceClosed(t *testing.T) {
+	var sent int
+	svc, err := NewService(ServiceOptions{
+		Users: fakeUsers{store.Link{Tenant: "acme", Extension: "1001", ZohoUser: "pb-1", Secret: "s3cret",
+			Switches: store.Switches{Notifications: true, ClickToCall: true}}},
+		Claims: fakeClaims{}, Commander: fakeCommander{&sent}, NodeOf: func(string) string { return "pbx-01" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	click := func() int {
+		r := httptest.NewRequest(http.MethodGet, "/zoho/acme/clicktodial?zohouser=pb-1&tonumber=%2B4930123456&ringside_auth=s3cret", nil)
+		r.SetPathValue("tenant", "acme")
+		w := httptest.NewRecorder()
+		svc.ServeHTTP(w, r)
+		return w.Code
+	}
+	if code := click(); code != http.StatusOK || sent != 1 {
+		t.Fatalf("click = %d with %d commands, want 200 and 1", code, sent)
+	}
+	svc.Close()
+	if code := click(); code != http.StatusServiceUnavailable || sent != 1 {
+		t.Fatalf("click after Close = %d with %d commands, want 503 and still 1", code, sent)
 	}
 }
