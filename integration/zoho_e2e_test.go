@@ -75,7 +75,13 @@ type e2eOpts struct {
 	// listen is http.listen (default 127.0.0.1:0); the OAuth redirect URI
 	// needs a known port.
 	listen string
+	// recordings is where the ARI simulator records and recordings.dirs
+	// (default: Asterisk's monitor directory, where no file exists).
+	recordings string
 }
+
+// recordingKey signs the recording links of the e2e daemons (hex).
+var recordingKey = strings.Repeat("cd", 32)
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -92,7 +98,7 @@ func newZohoE2E(t *testing.T, o e2eOpts) *zohoE2E {
 	w := &zohoE2E{t: t, dir: t.TempDir(), redis: o.redis, ended: map[string]events.Call{}}
 	w.ari = arisim.New(arisim.Options{Username: "ringside", Password: "ari-secret", Tenant: "acme",
 		ChannelVars: []string{"CHANNEL(linkedid)", "MIXMONITOR_FILENAME", "TENANT"}, App: "ringside",
-		Start: time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)})
+		Start: time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second), RecordingDir: o.recordings})
 	if err := w.ari.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +115,14 @@ func newZohoE2E(t *testing.T, o e2eOpts) *zohoE2E {
 	if err := os.WriteFile(key, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	recKey := filepath.Join(w.dir, "recordings.key")
+	if err := os.WriteFile(recKey, []byte(recordingKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	recordings := "recordings:\n  key_file: " + recKey + "\n"
+	if o.recordings != "" {
+		recordings += "  dirs: " + o.recordings + "\n"
+	}
 	natsAddr := freeAddr(t)
 	w.natsURL = "nats://" + natsAddr
 	store := ""
@@ -124,7 +138,7 @@ func newZohoE2E(t *testing.T, o e2eOpts) *zohoE2E {
 	}
 	yaml := "node_id: pbx-01\ndata_dir: " + w.dir + "/state\nhttp:\n  listen: " + o.listen + "\n" +
 		"pbx:\n  kind: asterisk\n  default_tenant: acme\n  tenant: {from: variable, variable: TENANT}\n  asterisk:\n    url: " + w.ari.URL() + "\n" +
-		"nats:\n  listen: " + natsAddr + "\n" + store +
+		"nats:\n  listen: " + natsAddr + "\n" + store + recordings +
 		"zoho:\n  accounts_url: " + w.sim.AccountsURL("us") + "\n  api_url: " + w.sim.APIDomain("us") + "\n" +
 		"  client_id: " + w.sim.ClientID() + "\n  token_key_file: " + key + "\n  timeout: 500ms\n  paused_retry: 1s\n" +
 		"  recording_wait: 10s\n  rest: {batch_delay: 200ms}\n" + o.yaml
@@ -272,7 +286,7 @@ func (w *zohoE2E) stop() {
 		w.t.Fatalf("exit code = %d", code)
 	}
 	logs := w.p.errOut() + w.p.out()
-	for _, secret := range []string{w.sim.ClientSecret(), "ari-secret", "nats-secret", strings.Repeat("ab", 32)} {
+	for _, secret := range []string{w.sim.ClientSecret(), "ari-secret", "nats-secret", strings.Repeat("ab", 32), recordingKey} {
 		if strings.Contains(logs, secret) {
 			w.t.Errorf("a secret reached the log: %q", secret)
 		}

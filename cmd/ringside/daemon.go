@@ -22,6 +22,7 @@ import (
 	"github.com/ringside/ringside/adapters/natsbus"
 	"github.com/ringside/ringside/pkg/buildinfo"
 	"github.com/ringside/ringside/pkg/callstate"
+	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/health"
@@ -50,14 +51,18 @@ type daemonHooks struct {
 
 // services are what runDaemon built that hooks may use.
 type services struct {
+	// cfg is the effective configuration: http.public_url names the port
+	// the server got when http.listen said port 0.
+	cfg   config.Config
 	store stateStore
 	zoho  *zohoSide // nil when zoho.client_id is empty
 }
 
 // runDaemon runs Ringside until ctx is cancelled (SIGTERM) or a component
-// fails, then drains: not ready → stop PBX intake → persist the calls in
-// progress → publish what is queued (bounded by shutdown.drain_timeout) →
-// stop consumers → close NATS → stop HTTP.
+// fails, then drains: not ready → stop intake (click-to-dial, the node's
+// commands, then the PBX) → persist the calls in progress → publish what is
+// queued (bounded by shutdown.drain_timeout) → stop consumers → close NATS
+// → stop HTTP.
 func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemonHooks) error {
 	info := buildinfo.Get()
 	log.Info("starting", zap.String("version", info.Version), zap.String("commit", info.Commit),
@@ -104,6 +109,17 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 		return cause(ctx, runCtx)
 	}
 	defer func() { stopHTTP(); <-httpDone }()
+	cfg.HTTP.PublicURL = boundPublicURL(cfg.HTTP.PublicURL, httpAddr)
+	rec, err := newRecordings(cfg, log)
+	if err != nil {
+		return orCause(ctx, runCtx, err)
+	}
+	recLink := noRecordingLink
+	if rec != nil {
+		srv.Handle("GET /recordings/{token}", rec)
+		recLink = rec.LinkFunc()
+		log.Info("recordings served", zap.String("url", cfg.HTTP.PublicURL+"/recordings/"), zap.Strings("dirs", cfg.Recordings.DirList()))
+	}
 
 	if cfg.NATS.Embedded() {
 		lock, err := lockDataDir(cfg.DataDir)
@@ -145,18 +161,35 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	} else if created {
 		log.Info("default tenant created", zap.String("tenant", cfg.PBX.DefaultTenant))
 	}
-	svc := services{store: st}
-	consumerFns := h.consumers
+	svc := services{cfg: cfg, store: st}
+	terms, err := clicktocall.NewTerminals(st, st, log, reg)
+	if err != nil {
+		return err
+	}
+	consumerFns := append(append([]func(context.Context, *natsbus.Bus) error(nil), h.consumers...), terminalsConsumer(terms))
+	// Click-to-call reports failures to the user through Zoho; the HTTP
+	// side is Zoho's to call, so it exists only with Zoho.
+	var click clickSide
+	defer click.stop()
+	var reporter clicktocall.Reporter
 	if zohoEnabled(cfg) {
-		z, err := newZohoSide(cfg, st, log, reg)
+		z, err := newZohoSide(cfg, st, recLink, log, reg)
 		if err != nil {
 			return err // "zoho: …" already
 		}
 		svc.zoho = z
+		reporter = z.client
 		srv.Handle("GET "+cfg.Zoho.CallbackPath, z.client.CallbackHandler())
 		ready.Register("zoho", z.client.Ready)
-		consumerFns = append(append([]func(context.Context, *natsbus.Bus) error(nil), consumerFns...), z.consumer(cfg))
-		log.Info("zoho enabled", zap.String("accounts_url", cfg.Zoho.AccountsURL), zap.String("redirect_uri", redirectURL(cfg)))
+		calls, err := click.mountHTTP(cfg, srv, st, b, reporter, log, reg)
+		if err != nil {
+			return err
+		}
+		consumerFns = append(consumerFns, z.consumer(cfg), calls)
+		log.Info("zoho enabled", zap.String("accounts_url", cfg.Zoho.AccountsURL), zap.String("redirect_uri", redirectURL(cfg)),
+			zap.String("click_to_dial", clicktocall.ClickToDialURL(cfg.HTTP.PublicURL, "<tenant>")))
+	} else {
+		log.Info("zoho off: no click-to-dial or call-control URLs served (zoho.client_id is empty)")
 	}
 	if h.prepare != nil {
 		if err := h.prepare(runCtx, svc); err != nil {
@@ -193,10 +226,21 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 			}
 		})
 	}
+	if cp, ok := pbx.(interface{ callPBX() callPBX }); ok {
+		if err := click.serveNode(cfg, b, cp.callPBX(), reporter, log, reg); err != nil {
+			return err
+		}
+	} else {
+		log.Info("click-to-call: this PBX source places no calls; originate commands are not served")
+	}
+	// The PBX has its own context: it stops after the click-to-call
+	// commands, which use it.
+	pbxCtx, stopPBX := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopPBX()
 	srcDone := make(chan struct{})
 	go func() {
 		defer close(srcDone)
-		if err := pbx.Run(runCtx, pipe); err != nil && runCtx.Err() == nil {
+		if err := pbx.Run(pbxCtx, pipe); err != nil && pbxCtx.Err() == nil {
 			fail(fmt.Errorf("pbx: %w", err))
 		}
 	}()
@@ -212,6 +256,8 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	log.Info("draining", zap.NamedError("reason", context.Cause(runCtx)))
 	notify(log, daemon.SdNotifyStopping)
 	ready.Drain()
+	click.stop()
+	stopPBX()
 	<-srcDone
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.DrainTimeout)
 	defer cancelDrain()
@@ -290,7 +336,7 @@ func newPBX(cfg config.Config, log *zap.Logger) func(prometheus.Registerer) (sig
 			if err != nil {
 				return nil, err
 			}
-			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready}, nil
+			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready, calls: a}, nil
 		case config.PBXFreeSWITCH:
 			a, err := freeswitch.New(freeswitch.Options{FreeSWITCH: cfg.PBX.FreeSWITCH, PBX: cfg.PBX,
 				ExternalProfiles: splitList(cfg.PBX.FreeSWITCH.ExternalProfiles),
@@ -298,7 +344,7 @@ func newPBX(cfg config.Config, log *zap.Logger) func(prometheus.Registerer) (sig
 			if err != nil {
 				return nil, err
 			}
-			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready}, nil
+			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready, calls: a}, nil
 		default:
 			return nil, fmt.Errorf("unknown pbx.kind %q", cfg.PBX.Kind)
 		}
@@ -320,14 +366,16 @@ func asteriskParties(c config.Asterisk) asterisk.Parties {
 }
 
 // pbxSource adapts a PBX adapter, whose Run takes its own Sink interface, to
-// signalSource.
+// signalSource, and hands the adapter to click-to-call.
 type pbxSource struct {
 	run   func(context.Context, *pipeline.Pipeline) error
 	ready func() error
+	calls callPBX
 }
 
 func (s pbxSource) Run(ctx context.Context, p *pipeline.Pipeline) error { return s.run(ctx, p) }
 func (s pbxSource) Ready() error                                        { return s.ready() }
+func (s pbxSource) callPBX() callPBX                                    { return s.calls }
 
 // splitList splits a comma-separated configuration value, dropping blanks.
 func splitList(s string) []string {

@@ -60,6 +60,9 @@ func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("invalid configuration")
 	}
 	if *listen != "" {
+		if cfg.HTTP.PublicURL == "http://"+cfg.HTTP.Listen { // derived from the address -listen replaces
+			cfg.HTTP.PublicURL = "http://" + *listen
+		}
 		cfg.HTTP.Listen = *listen
 	}
 	cfg.DataDir = *dataDir

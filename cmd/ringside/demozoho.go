@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ringside/ringside/adapters/zoho"
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/store"
@@ -55,24 +56,43 @@ func startDemoZoho(tenants []string, mode store.ZohoMode) (*demoZoho, error) {
 func (d *demoZoho) Close() { d.sim.Close() }
 
 // configure points the configuration's Zoho side at the simulator, with a
-// fresh token key in dir.
+// fresh token key in dir, and signs recording links with a fresh key (the
+// simulated calls' recordings are not on this host: their links answer
+// 404, like a recording deleted on the PBX).
 func (d *demoZoho) configure(cfg *config.Config, dir string) error {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
+	var err error
+	if cfg.Zoho.TokenKeyFile, err = writeKey(dir, "zoho-token.key"); err != nil {
 		return err
 	}
-	path := filepath.Join(dir, "zoho-token.key")
-	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)), 0o600); err != nil {
-		return fmt.Errorf("demo: token key: %w", err)
+	if cfg.Recordings.KeyFile == "" {
+		if cfg.Recordings.KeyFile, err = writeKey(dir, "recordings.key"); err != nil {
+			return err
+		}
 	}
 	cfg.Zoho.AccountsURL, cfg.Zoho.APIURL = d.sim.AccountsURL("us"), d.sim.APIDomain("us")
 	cfg.Zoho.ClientID, cfg.Zoho.ClientSecret = d.sim.ClientID(), config.Secret(d.sim.ClientSecret())
-	cfg.Zoho.TokenKeyFile = path
 	return nil
 }
 
+// writeKey writes a fresh random 32-byte key, hex, to dir/name.
+func writeKey(dir, name string) (string, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)), 0o600); err != nil {
+		return "", fmt.Errorf("demo: %s: %w", name, err)
+	}
+	return path, nil
+}
+
 // prepare connects every demo tenant to its org (a Self Client token of its
-// data centre) and links extensions 1001..1010 to the org's users.
+// data centre), links extensions 1001..1010 to the org's users with
+// click-to-call on, and registers their click-to-dial and call-control
+// URLs at Zoho. (The demo's PBX is a call generator that places no calls:
+// a click there is answered 503 and reported to the user as
+// notavailable.)
 func (d *demoZoho) prepare(ctx context.Context, s services) error {
 	if s.zoho == nil {
 		return errors.New("demo: zoho is not wired")
@@ -98,9 +118,15 @@ func (d *demoZoho) prepare(ctx context.Context, s services) error {
 			if _, err := s.store.UpsertExtension(ctx, store.Extension{Tenant: t, Number: ext}); err != nil {
 				return err
 			}
-			_, err := s.store.Link(ctx, store.Link{Tenant: t, Extension: ext, ZohoUser: "pb-" + id,
-				Email: strings.ToLower(d.users[id]) + "@" + t + ".example", Switches: store.Switches{Notifications: true}})
-			if err != nil && !errors.Is(err, store.ErrConflict) { // linked by an earlier run on the same -data
+			l, err := s.store.Link(ctx, store.Link{Tenant: t, Extension: ext, ZohoUser: "pb-" + id, Secret: zoho.NewSecret(),
+				Email: strings.ToLower(d.users[id]) + "@" + t + ".example", Switches: store.Switches{Notifications: true, ClickToCall: true}})
+			if errors.Is(err, store.ErrConflict) { // linked by an earlier run on the same -data
+				l, err = s.store.LinkByExtension(ctx, t, ext)
+			}
+			if err != nil {
+				return err
+			}
+			if err := registerClickToCall(ctx, s.zoho.client, s.cfg, l); err != nil {
 				return err
 			}
 		}

@@ -52,7 +52,10 @@ type zohoSide struct {
 	sink   *zoho.Sink
 }
 
-func newZohoSide(cfg config.Config, st stateStore, log *zap.Logger, reg prometheus.Registerer) (*zohoSide, error) {
+// newZohoSide builds the client, the caller lookup and the sink; recLink
+// makes the recording links of the call logs.
+func newZohoSide(cfg config.Config, st stateStore, recLink func(context.Context, events.Call) (string, error),
+	log *zap.Logger, reg prometheus.Registerer) (*zohoSide, error) {
 	c, err := newZohoClient(cfg, st, log, reg)
 	if err != nil {
 		return nil, err
@@ -60,8 +63,7 @@ func newZohoSide(cfg config.Config, st stateStore, log *zap.Logger, reg promethe
 	look := zoho.NewLookup(c, st, zoho.LookupOptions{Modules: cfg.Zoho.ModuleList(), Method: cfg.Zoho.Lookup.Method,
 		HitTTL: cfg.Zoho.Lookup.HitTTL, MissTTL: cfg.Zoho.Lookup.MissTTL, BatchWait: cfg.Zoho.Lookup.BatchWait})
 	sink, err := zoho.NewSink(zoho.SinkOptions{
-		Client: c, Links: st, Records: st, Claims: st, Lookup: look,
-		// RecordingLink stays the default until signed recording links exist.
+		Client: c, Links: st, Records: st, Claims: st, Lookup: look, RecordingLink: recLink,
 		PublicURL: cfg.HTTP.PublicURL, LoserState: cfg.Zoho.PhoneBridge.LoserState, Fallback: cfg.Zoho.PhoneBridge.Fallback,
 		ResendTerminal: cfg.Zoho.PhoneBridge.AmbiguousTerminal == "resend",
 		RecordingWait:  recordingWait(cfg.Zoho.RecordingWait), BatchSize: cfg.Zoho.REST.BatchSize,

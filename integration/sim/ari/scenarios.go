@@ -105,7 +105,11 @@ func (s *Server) trunkCall(record bool) *Channel {
 	s.deviceState(Trunk, "INUSE")
 	if record {
 		s.dialplan(t, "MixMonitor", "${UNIQUEID}.wav")
-		s.varset(t, "MIXMONITOR_FILENAME", fmt.Sprintf("/var/spool/asterisk/monitor/%s/%s.wav", s.o.Tenant, t.ID))
+		dir := s.o.RecordingDir
+		if dir == "" {
+			dir = "/var/spool/asterisk/monitor"
+		}
+		s.varset(t, "MIXMONITOR_FILENAME", fmt.Sprintf("%s/%s/%s.wav", strings.TrimRight(dir, "/"), s.o.Tenant, t.ID))
 	}
 	return t
 }

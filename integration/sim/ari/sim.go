@@ -53,6 +53,10 @@ type Options struct {
 	// App is the Stasis application the dialplan sends feature codes to
 	// (ringside).
 	App string
+	// RecordingDir is where MixMonitor records: a recorded call's
+	// MIXMONITOR_FILENAME is <RecordingDir>/<Tenant>/<channel id>.wav
+	// (/var/spool/asterisk/monitor). The simulator writes no file.
+	RecordingDir string
 }
 
 // Server is a simulated Asterisk.
