@@ -23,6 +23,7 @@ Commands:
   version   print version, commit and Go version
   demo      run the whole pipeline on the embedded default with simulated calls
   zoho      connect a tenant to Zoho, show or drop the connection, list its users
+  terminals list, show or reset the default terminals click-to-call rings first
 
 Run 'ringside <command> -h' for the flags of a command.
 `
@@ -56,6 +57,8 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, rest, env, stdout, stderr)
 	case "zoho":
 		err = cmdZoho(ctx, rest, env, os.Stdin, stdout, stderr)
+	case "terminals":
+		err = cmdTerminals(ctx, rest, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
