@@ -87,7 +87,7 @@ func newEnv(t *testing.T, eo envOpt) *env {
 		eo.client(&e.copts)
 	}
 	e.c = mustClient(t, e.copts)
-	e.sopts = SinkOptions{Client: e.c, Links: e.st, Records: e.st, Claims: e.st, PublicURL: "https://pbx.example.com",
+	e.sopts = SinkOptions{Client: e.c, Links: e.st, Records: e.st, Claims: e.st, RecordingLink: testRecordingLink,
 		RecordingWait: 24 * time.Hour, BatchDelay: 20 * time.Millisecond}
 	e.sopts.Lookup = NewLookup(e.c, e.st, LookupOptions{})
 	if eo.sink != nil {
@@ -179,3 +179,8 @@ func (e *env) deliver(evs []events.Call) []error {
 }
 
 var backoffFast = backoff.Policy{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+
+// testRecordingLink stands for the daemon's signed recording links.
+func testRecordingLink(_ context.Context, ev events.Call) (string, error) {
+	return "https://pbx.example.com/recordings/" + ev.CallID, nil
+}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -53,10 +52,8 @@ type SinkOptions struct {
 	Claims  Claims
 	Lookup  *Lookup // REST mode: linking calls to Contacts/Leads/Accounts; nil: no linking
 	// RecordingLink turns a call's final recording into the public link
-	// Zoho stores (voiceuri, Description). Default: DefaultRecordingLink
-	// of PublicURL.
+	// Zoho stores (voiceuri, Description); nil: logs carry no link.
 	RecordingLink func(ctx context.Context, ev events.Call) (string, error)
-	PublicURL     string
 	LoserState    string // LoserNone (default), LoserMissed, LoserEnded
 	Fallback      string // FallbackAuto (default), FallbackAlways, FallbackNever
 	// RecordingWait holds an ended call whose recording is pending for up to
@@ -140,21 +137,8 @@ func NewSink(o SinkOptions) (*Sink, error) {
 	if o.UsersTTL <= 0 {
 		o.UsersTTL = 10 * time.Minute
 	}
-	if o.RecordingLink == nil {
-		o.RecordingLink = DefaultRecordingLink(o.PublicURL)
-	}
 	return &Sink{o: o, c: o.Client, log: o.Client.log.Named("sink"), batches: map[string]*batch{}, users: map[string]usersEntry{},
 		waiting: map[string]time.Time{}}, nil
-}
-
-// DefaultRecordingLink is the placeholder recording link,
-// <publicURL>/recordings/<opaque>, until signed links exist.
-func DefaultRecordingLink(publicURL string) func(context.Context, events.Call) (string, error) {
-	base := strings.TrimRight(publicURL, "/")
-	return func(_ context.Context, ev events.Call) (string, error) {
-		h := sha256.Sum256([]byte(ev.Tenant + "\x00" + ev.CallID + "\x00" + ev.Recording))
-		return base + "/recordings/" + hex.EncodeToString(h[:16]), nil
-	}
 }
 
 // errWaitRecording asks for a retry while a pending recording may arrive.
@@ -262,7 +246,7 @@ func (s *Sink) waitRecording(ev events.Call) bool {
 }
 
 func (s *Sink) recordingLink(ctx context.Context, ev events.Call) string {
-	if ev.Recording == "" || ev.RecordingPending {
+	if ev.Recording == "" || ev.RecordingPending || s.o.RecordingLink == nil {
 		return ""
 	}
 	l, err := s.o.RecordingLink(ctx, ev)

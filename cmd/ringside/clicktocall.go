@@ -51,10 +51,6 @@ func newRecordings(cfg config.Config, log *zap.Logger) (*httpapi.Recordings, err
 		PublicURL: cfg.HTTP.PublicURL, TTL: cfg.Recordings.LinkTTL, Logger: log})
 }
 
-// noRecordingLink is the Zoho sink's recording link without
-// recordings.key_file: none (a link nothing serves would only mislead).
-func noRecordingLink(context.Context, events.Call) (string, error) { return "", nil }
-
 // clickSide is the daemon's click-to-call wiring: the node side (originate
 // and call-control commands for this node, executed on the PBX) and the
 // HTTP side (Zoho's click-to-dial and call-control URLs). stop ends both;

@@ -114,7 +114,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	if err != nil {
 		return orCause(ctx, runCtx, err)
 	}
-	recLink := noRecordingLink
+	var recLink func(context.Context, events.Call) (string, error) // nil: call logs carry no recording link
 	if rec != nil {
 		srv.Handle("GET /recordings/{token}", rec)
 		recLink = rec.LinkFunc()

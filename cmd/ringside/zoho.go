@@ -64,7 +64,7 @@ func newZohoSide(cfg config.Config, st stateStore, recLink func(context.Context,
 		HitTTL: cfg.Zoho.Lookup.HitTTL, MissTTL: cfg.Zoho.Lookup.MissTTL, BatchWait: cfg.Zoho.Lookup.BatchWait})
 	sink, err := zoho.NewSink(zoho.SinkOptions{
 		Client: c, Links: st, Records: st, Claims: st, Lookup: look, RecordingLink: recLink,
-		PublicURL: cfg.HTTP.PublicURL, LoserState: cfg.Zoho.PhoneBridge.LoserState, Fallback: cfg.Zoho.PhoneBridge.Fallback,
+		LoserState: cfg.Zoho.PhoneBridge.LoserState, Fallback: cfg.Zoho.PhoneBridge.Fallback,
 		ResendTerminal: cfg.Zoho.PhoneBridge.AmbiguousTerminal == "resend",
 		RecordingWait:  recordingWait(cfg.Zoho.RecordingWait), BatchSize: cfg.Zoho.REST.BatchSize,
 		BatchDelay: cfg.Zoho.REST.BatchDelay, KeyTTL: cfg.Zoho.KeyTTL,

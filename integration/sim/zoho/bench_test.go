@@ -85,7 +85,7 @@ func newWorld(tb testing.TB, lo zoho.LookupOptions) *world {
 	}
 	look := zoho.NewLookup(c, st, lo)
 	sink, err := zoho.NewSink(zoho.SinkOptions{Client: c, Links: st, Records: st, Claims: st, Lookup: look,
-		PublicURL: "https://pbx.example.com", RecordingWait: 48 * time.Hour, BatchDelay: 2 * time.Second}) // zoho.rest.batch_delay
+		RecordingWait: 48 * time.Hour, BatchDelay: 2 * time.Second}) // zoho.rest.batch_delay
 	if err != nil {
 		tb.Fatal(err)
 	}
