@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/ringside/ringside/pkg/callstate"
+	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/config"
 )
 
@@ -68,7 +69,7 @@ type Adapter struct {
 	rest   *rest
 	wsHTTP *http.Client
 	expect *expectations
-	legs   *legWatch // click-to-call legs waited for (clicktocall.go)
+	legs   *clicktocall.LegWatch // click-to-call legs waited for (clicktocall.go)
 
 	mu   sync.Mutex
 	down error // why the adapter is not connected; nil while connected
@@ -129,7 +130,7 @@ func New(o Options) (*Adapter, error) {
 		m:         newMetrics(o.Registerer),
 		wsHTTP:    &http.Client{Transport: &http.Transport{Proxy: nil}},
 		expect:    newExpectations(),
-		legs:      newLegWatch(),
+		legs:      clicktocall.NewLegWatch(),
 		down:      errNotConnected,
 		playbacks: make(map[string]chan struct{}),
 		logged:    make(map[string]bool),
@@ -353,7 +354,7 @@ func (a *Adapter) read(runCtx, ctx context.Context, conn *websocket.Conn, tr *Tr
 			continue
 		}
 		a.m.event(evType)
-		a.legs.observe(evType, buf.Bytes())
+		observeLeg(a.legs, evType, buf.Bytes())
 		for _, s := range out {
 			if err := a.submit(ctx, sink, s); err != nil {
 				return err

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,64 +28,23 @@ var _ clicktocall.Originator = (*Adapter)(nil)
 //  3. when B answers the two talk; when either hangs up, the other is hung
 //     up and the bridge deleted (ARI bridges never do it themselves).
 //
-// The legs' fates are read from the event socket (legWatch), so a click-to-
+// The legs' fates are read from the event socket (clicktocall.LegWatch), so a click-to-
 // call needs the adapter to be running.
 
-// Notes about a watched channel.
-const (
-	noteStasis = iota + 1 // entered the application
-	noteUp                // answered
-	noteGone              // destroyed; cause set
-)
-
-type legNote struct {
-	kind  int
-	cause callstate.Cause
-}
-
-// legWatch passes the events of channels a click-to-call waits for from
-// the reader to the waiting goroutine.
-type legWatch struct {
-	n  atomic.Int32 // watched channels: the reader skips decoding when 0
-	mu sync.Mutex
-	m  map[string]chan legNote
-}
-
-func newLegWatch() *legWatch { return &legWatch{m: map[string]chan legNote{}} }
-
-func (w *legWatch) watch(id string) <-chan legNote {
-	// Size 4: a channel gets at most one note of each kind; a send that
-	// finds it full (it cannot) is dropped rather than block the reader.
-	ch := make(chan legNote, 4)
-	w.mu.Lock()
-	w.m[id] = ch
-	w.mu.Unlock()
-	w.n.Add(1)
-	return ch
-}
-
-func (w *legWatch) unwatch(id string) {
-	w.mu.Lock()
-	if _, ok := w.m[id]; ok {
-		delete(w.m, id)
-		w.n.Add(-1)
-	}
-	w.mu.Unlock()
-}
-
-// observe is called by the reader for every event.
-func (w *legWatch) observe(evType string, frame []byte) {
-	if w.n.Load() == 0 {
+// observeLeg passes the ARI events that matter to a click-to-call to the
+// legs watched; the reader calls it for every event.
+func observeLeg(w *clicktocall.LegWatch, evType string, frame []byte) {
+	if !w.Watching() {
 		return
 	}
-	var kind int
+	var kind clicktocall.NoteKind
 	switch evType {
 	case "StasisStart":
-		kind = noteStasis
+		kind = clicktocall.NoteInApp
 	case "ChannelStateChange":
-		kind = noteUp
+		kind = clicktocall.NoteAnswered
 	case "ChannelDestroyed":
-		kind = noteGone
+		kind = clicktocall.NoteGone
 	default:
 		return
 	}
@@ -98,19 +55,10 @@ func (w *legWatch) observe(evType string, frame []byte) {
 			State string `json:"state"`
 		} `json:"channel"`
 	}
-	if json.Unmarshal(frame, &ev) != nil || (kind == noteUp && ev.Channel.State != "Up") {
+	if json.Unmarshal(frame, &ev) != nil || (kind == clicktocall.NoteAnswered && ev.Channel.State != "Up") {
 		return
 	}
-	w.mu.Lock()
-	ch := w.m[ev.Channel.ID]
-	w.mu.Unlock()
-	if ch == nil {
-		return
-	}
-	select {
-	case ch <- legNote{kind: kind, cause: causeFromQ850(ev.Cause)}:
-	default:
-	}
+	w.Notify(ev.Channel.ID, clicktocall.LegNote{Kind: kind, Cause: causeFromQ850(ev.Cause)})
 }
 
 // ClickToCall places a click-to-call (clicktocall.Originator). It returns
@@ -121,9 +69,9 @@ func (a *Adapter) ClickToCall(ctx context.Context, r clicktocall.Request) error 
 		return errors.New("asterisk: click-to-call: id, terminal and customer endpoint are required")
 	}
 	legA, legB, bridge := "c2c-"+r.ID+"-a", "c2c-"+r.ID+"-b", "c2c-"+r.ID
-	wa, wb := a.legs.watch(legA), a.legs.watch(legB)
-	defer a.legs.unwatch(legA)
-	defer a.legs.unwatch(legB)
+	wa, wb := a.legs.Watch(legA), a.legs.Watch(legB)
+	defer a.legs.Unwatch(legA)
+	defer a.legs.Unwatch(legB)
 	cleanup := func(ids ...string) { a.teardown(ctx, bridge, ids...) }
 
 	name := r.CustomerName
@@ -152,11 +100,11 @@ func (a *Adapter) ClickToCall(ctx context.Context, r clicktocall.Request) error 
 	for inStasis := false; !inStasis; {
 		select {
 		case n := <-wa:
-			switch n.kind {
-			case noteStasis:
+			switch n.Kind {
+			case clicktocall.NoteInApp:
 				inStasis = true
-			case noteGone:
-				cause := n.cause
+			case clicktocall.NoteGone:
+				cause := n.Cause
 				if cause == callstate.CauseNormal || cause == callstate.CauseUnknown {
 					cause = callstate.CauseFailed
 				}
@@ -185,19 +133,19 @@ func (a *Adapter) ClickToCall(ctx context.Context, r clicktocall.Request) error 
 	for up := false; !up; {
 		select {
 		case n := <-wb:
-			switch n.kind {
-			case noteUp:
+			switch n.Kind {
+			case clicktocall.NoteAnswered:
 				up = true
-			case noteGone:
+			case clicktocall.NoteGone:
 				cleanup(legA)
-				cause := n.cause
+				cause := n.Cause
 				if cause == callstate.CauseNormal || cause == callstate.CauseUnknown {
 					cause = callstate.CauseFailed
 				}
 				return &clicktocall.Failure{Leg: clicktocall.LegB, Cause: cause}
 			}
 		case n := <-wa:
-			if n.kind == noteGone { // the user gave up
+			if n.Kind == clicktocall.NoteGone { // the user gave up
 				cleanup(legB)
 				return &clicktocall.Failure{Leg: clicktocall.LegA, Cause: callstate.CauseCancelled}
 			}
@@ -215,12 +163,12 @@ func (a *Adapter) ClickToCall(ctx context.Context, r clicktocall.Request) error 
 	for {
 		select {
 		case n := <-wa:
-			if n.kind == noteGone {
+			if n.Kind == clicktocall.NoteGone {
 				cleanup(legB)
 				return nil
 			}
 		case n := <-wb:
-			if n.kind == noteGone {
+			if n.Kind == clicktocall.NoteGone {
 				cleanup(legA)
 				return nil
 			}

@@ -58,6 +58,7 @@ import (
 
 	"github.com/ringside/ringside/pkg/backoff"
 	"github.com/ringside/ringside/pkg/callstate"
+	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/fault"
 )
@@ -124,7 +125,7 @@ type Adapter struct {
 	status  atomic.Pointer[error] // nil pointer: ready
 	jobsMu  sync.Mutex
 	jobs    map[string]*Origination
-	legs    *legWatch // click-to-call legs waited for (clicktocall.go)
+	legs    *clicktocall.LegWatch // click-to-call legs waited for (clicktocall.go)
 	running atomic.Bool
 }
 
@@ -167,7 +168,7 @@ func New(o Options) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Adapter{o: o, log: o.Logger, m: m, jobs: make(map[string]*Origination), legs: newLegWatch(), subs: Subscription(o.FeatureSubclass)}
+	a := &Adapter{o: o, log: o.Logger, m: m, jobs: make(map[string]*Origination), legs: clicktocall.NewLegWatch(), subs: Subscription(o.FeatureSubclass)}
 	a.setStatus(errStarting)
 	return a, nil
 }
@@ -324,7 +325,7 @@ func (a *Adapter) handle(ctx context.Context, sink Sink, tr *Translator, ev *Eve
 	case "BACKGROUND_JOB":
 		a.finishJob(ev.known[hJobUUID], ev.Body)
 	}
-	a.legs.observe(ev)
+	observeLeg(a.legs, ev)
 	var buf [4]callstate.Signal
 	for _, s := range tr.Translate(ev, now, buf[:0]) {
 		if err := sink.Submit(ctx, s); err != nil {

@@ -3,8 +3,6 @@ package freeswitch
 import (
 	"context"
 	"errors"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ringside/ringside/pkg/callstate"
@@ -17,73 +15,24 @@ var _ clicktocall.Originator = (*Adapter)(nil)
 // `bgapi originate {…}<terminal> &bridge({…}<customer>)`. FreeSWITCH rings
 // leg A, reports it (BACKGROUND_JOB) once A answered or failed, then dials
 // leg B and bridges; when either side hangs up it ends the other. Leg B's
-// fate is read from the event stream (legWatch).
+// fate is read from the event stream (clicktocall.LegWatch).
 
-// Notes about a watched leg.
-const (
-	noteAnswered = iota + 1
-	noteHangup   // cause set
-)
-
-type legNote struct {
-	kind  int
-	cause callstate.Cause
-}
-
-// legWatch passes the events of legs a click-to-call waits for from the
-// event loop to the waiting goroutine.
-type legWatch struct {
-	n  atomic.Int32
-	mu sync.Mutex
-	m  map[string]chan legNote
-}
-
-func newLegWatch() *legWatch { return &legWatch{m: map[string]chan legNote{}} }
-
-func (w *legWatch) watch(id string) <-chan legNote {
-	// Size 4: a leg gets at most one note of each kind; a send that finds
-	// it full (it cannot) is dropped rather than block the event loop.
-	ch := make(chan legNote, 4)
-	w.mu.Lock()
-	w.m[id] = ch
-	w.mu.Unlock()
-	w.n.Add(1)
-	return ch
-}
-
-func (w *legWatch) unwatch(id string) {
-	w.mu.Lock()
-	if _, ok := w.m[id]; ok {
-		delete(w.m, id)
-		w.n.Add(-1)
-	}
-	w.mu.Unlock()
-}
-
-// observe is called by the event loop for every event.
-func (w *legWatch) observe(ev *Event) {
-	if w.n.Load() == 0 {
+// observeLeg passes the events that matter to a click-to-call to the legs
+// watched; the event loop calls it for every event.
+func observeLeg(w *clicktocall.LegWatch, ev *Event) {
+	if !w.Watching() {
 		return
 	}
-	var n legNote
+	var n clicktocall.LegNote
 	switch ev.Name() {
 	case "CHANNEL_ANSWER":
-		n.kind = noteAnswered
+		n.Kind = clicktocall.NoteAnswered
 	case "CHANNEL_HANGUP_COMPLETE":
-		n = legNote{kind: noteHangup, cause: MapCause(ev.Get("Hangup-Cause"))}
+		n = clicktocall.LegNote{Kind: clicktocall.NoteGone, Cause: MapCause(ev.Get("Hangup-Cause"))}
 	default:
 		return
 	}
-	w.mu.Lock()
-	ch := w.m[ev.known[hUniqueID]]
-	w.mu.Unlock()
-	if ch == nil {
-		return
-	}
-	select {
-	case ch <- n:
-	default:
-	}
+	w.Notify(ev.known[hUniqueID], n)
 }
 
 // ClickToCall places a click-to-call (clicktocall.Originator). It returns
@@ -94,9 +43,9 @@ func (a *Adapter) ClickToCall(ctx context.Context, r clicktocall.Request) error 
 		return errors.New("freeswitch: click-to-call: id, terminal and customer endpoint are required")
 	}
 	legA, legB := newUUID(), newUUID()
-	wa, wb := a.legs.watch(legA), a.legs.watch(legB)
-	defer a.legs.unwatch(legA)
-	defer a.legs.unwatch(legB)
+	wa, wb := a.legs.Watch(legA), a.legs.Watch(legB)
+	defer a.legs.Unwatch(legA)
+	defer a.legs.Unwatch(legB)
 	ring := r.RingTimeout
 	if ring <= 0 {
 		ring = 30 * time.Second
@@ -139,25 +88,25 @@ func (a *Adapter) ClickToCall(ctx context.Context, r clicktocall.Request) error 
 	for answered := false; !answered; {
 		select {
 		case n := <-wb:
-			switch n.kind {
-			case noteAnswered:
+			switch n.Kind {
+			case clicktocall.NoteAnswered:
 				answered = true
-			case noteHangup:
-				cause := n.cause
+			case clicktocall.NoteGone:
+				cause := n.Cause
 				if cause == callstate.CauseNormal || cause == callstate.CauseUnknown {
 					cause = callstate.CauseFailed
 				}
 				return &clicktocall.Failure{Leg: clicktocall.LegB, Cause: cause}
 			}
 		case n := <-wa:
-			if n.kind != noteHangup {
+			if n.Kind != clicktocall.NoteGone {
 				continue
 			}
 			// A failed bridge ends A right after B: B's note came first.
 			select {
 			case nb := <-wb:
-				if nb.kind == noteHangup && nb.cause != callstate.CauseNormal {
-					return &clicktocall.Failure{Leg: clicktocall.LegB, Cause: nb.cause}
+				if nb.Kind == clicktocall.NoteGone && nb.Cause != callstate.CauseNormal {
+					return &clicktocall.Failure{Leg: clicktocall.LegB, Cause: nb.Cause}
 				}
 			default:
 			}
@@ -174,11 +123,11 @@ func (a *Adapter) ClickToCall(ctx context.Context, r clicktocall.Request) error 
 	for {
 		select {
 		case n := <-wa:
-			if n.kind == noteHangup {
+			if n.Kind == clicktocall.NoteGone {
 				return nil
 			}
 		case n := <-wb:
-			if n.kind == noteHangup {
+			if n.Kind == clicktocall.NoteGone {
 				return nil
 			}
 		case <-ctx.Done():
