@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
-	"github.com/ringside/ringside/pkg/fault"
 	"github.com/ringside/ringside/pkg/store"
 )
 
@@ -67,8 +65,7 @@ type Lookup struct {
 	o     LookupOptions
 	sf    singleflight.Group
 
-	mu   sync.Mutex
-	open map[string]*lookupBatch // tenant+module -> batch being filled
+	batches batcher[string, map[string]Match] // numbers to look up, by tenant and module
 }
 
 // NewLookup returns a Lookup.
@@ -85,7 +82,7 @@ func NewLookup(c *Client, cache Cache, o LookupOptions) *Lookup {
 	if o.MissTTL <= 0 {
 		o.MissTTL = time.Hour
 	}
-	return &Lookup{c: c, cache: cache, o: o, open: map[string]*lookupBatch{}}
+	return &Lookup{c: c, cache: cache, o: o}
 }
 
 // Normalize returns number in E.164, reading numbers without a country
@@ -226,70 +223,21 @@ func fieldsOf(mod string) []string {
 	return []string{"Phone"}
 }
 
-// lookupBatch is one request in the making: the numbers of a tenant to
-// look up in one module. Lookups of different numbers that are in flight
-// together share it (up to perRequest numbers), so a module costs one
+// ask looks e164 up in the i-th module, in a batch with other numbers:
+// lookups of different numbers of a tenant in flight together share one
+// request per module (up to perRequest numbers), so a module costs one
 // credit per batch, not per number; numbers it does not find move on to
 // the next module's batch together with others'.
-type lookupBatch struct {
-	nums  []string
-	full  chan struct{} // closed when the batch is full
-	done  chan struct{} // closed when found and err are set
-	found map[string]Match
-	err   error
-}
-
-// ask looks e164 up in the i-th module, in a batch with other numbers.
 func (l *Lookup) ask(ctx context.Context, tenant string, i int, e164 string) (Match, error) {
 	mod := l.o.Modules[i]
-	key := tenant + "\x00" + mod
-	capacity := l.perRequest(mod)
-	l.mu.Lock()
-	b := l.open[key]
-	leader := b == nil
-	if leader {
-		b = &lookupBatch{full: make(chan struct{}), done: make(chan struct{})}
-		l.open[key] = b
+	found, _, err := l.batches.do(ctx, tenant+"\x00"+mod, e164, l.perRequest(mod), l.o.BatchWait, 2*l.c.o.Timeout+time.Second,
+		func(ctx context.Context, nums []string) (map[string]Match, error) {
+			return l.query(ctx, tenant, mod, nums)
+		})
+	if err != nil {
+		return Match{}, err
 	}
-	b.nums = append(b.nums, e164)
-	if len(b.nums) >= capacity {
-		delete(l.open, key)
-		close(b.full)
-	}
-	l.mu.Unlock()
-	if leader {
-		if l.o.BatchWait > 0 {
-			t := time.NewTimer(l.o.BatchWait)
-			select {
-			case <-b.full:
-			case <-t.C:
-			case <-ctx.Done():
-			}
-			t.Stop()
-		}
-		l.mu.Lock()
-		if l.open[key] == b {
-			delete(l.open, key)
-		}
-		nums := b.nums
-		l.mu.Unlock()
-		// The request belongs to every number in the batch: it runs even if
-		// the leader's own context ended.
-		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*l.c.o.Timeout+time.Second)
-		b.found, b.err = l.query(qctx, tenant, mod, nums)
-		cancel()
-		close(b.done)
-	} else {
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			return Match{}, fault.Retryable(ctx.Err(), 0)
-		}
-	}
-	if b.err != nil {
-		return Match{}, b.err
-	}
-	return b.found[e164], nil
+	return found[e164], nil
 }
 
 // query runs one search or COQL request for numbers in module and

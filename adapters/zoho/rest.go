@@ -278,68 +278,20 @@ func mmss(sec int) string {
 	return fmt.Sprintf("%02d:%02d", sec/60, sec%60)
 }
 
-// batch gathers records of one tenant and operation for one request.
-type batch struct {
-	recs    []map[string]any
-	full    chan struct{} // closed when the batch is full
-	done    chan struct{} // closed when results are in
-	results []RecordResult
-	err     error
-}
-
 // enqueue adds a record to the tenant's open batch for method (POST
-// insert, PUT update) and waits for its result. The first record's caller
-// leads: it sends the batch when it is full or BatchDelay has passed.
+// insert, PUT update) and waits for its result; the batch is sent when it
+// is full or BatchDelay has passed. A caller that stops waiting may still
+// have its record sent: the try key makes the retry check first.
 func (s *Sink) enqueue(ctx context.Context, tenant, method string, rec map[string]any) (RecordResult, error) {
-	key := tenant + "\x00" + method
-	s.mu.Lock()
-	b := s.batches[key]
-	leader := b == nil
-	if leader {
-		b = &batch{full: make(chan struct{}), done: make(chan struct{})}
-		s.batches[key] = b
+	results, i, err := s.batches.do(ctx, tenant+"\x00"+method, rec, s.o.BatchSize, s.o.BatchDelay, s.c.o.Timeout+time.Second,
+		func(ctx context.Context, recs []map[string]any) ([]RecordResult, error) {
+			if method == http.MethodPost {
+				return s.c.InsertRecords(ctx, tenant, "Calls", recs)
+			}
+			return s.c.UpdateRecords(ctx, tenant, "Calls", recs)
+		})
+	if err != nil {
+		return RecordResult{}, err
 	}
-	i := len(b.recs)
-	b.recs = append(b.recs, rec)
-	if len(b.recs) >= s.o.BatchSize {
-		delete(s.batches, key)
-		close(b.full)
-	}
-	s.mu.Unlock()
-	if leader {
-		timer := time.NewTimer(s.o.BatchDelay)
-		select {
-		case <-b.full:
-		case <-timer.C:
-		case <-ctx.Done():
-		}
-		timer.Stop()
-		s.mu.Lock()
-		if s.batches[key] == b {
-			delete(s.batches, key)
-		}
-		recs := b.recs
-		s.mu.Unlock()
-		// The batch belongs to every waiting caller: it is sent even if the
-		// leader's own deadline passed.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.c.o.Timeout+time.Second)
-		if method == http.MethodPost {
-			b.results, b.err = s.c.InsertRecords(sctx, tenant, "Calls", recs)
-		} else {
-			b.results, b.err = s.c.UpdateRecords(sctx, tenant, "Calls", recs)
-		}
-		cancel()
-		close(b.done)
-	} else {
-		select {
-		case <-b.done:
-		case <-ctx.Done():
-			// The batch may still be sent: the try key makes the retry check.
-			return RecordResult{}, fault.Retryable(ctx.Err(), 0)
-		}
-	}
-	if b.err != nil {
-		return RecordResult{}, b.err
-	}
-	return b.results[i], nil
+	return results[i], nil
 }

@@ -90,7 +90,7 @@ type Sink struct {
 	log *zap.Logger
 
 	mu      sync.Mutex
-	batches map[string]*batch // tenant+op -> open batch
+	batches batcher[map[string]any, []RecordResult] // Calls writes, by tenant and operation
 	users   map[string]usersEntry
 	waiting map[string]time.Time // call id -> when its pending recording was first waited for
 }
@@ -137,7 +137,7 @@ func NewSink(o SinkOptions) (*Sink, error) {
 	if o.UsersTTL <= 0 {
 		o.UsersTTL = 10 * time.Minute
 	}
-	return &Sink{o: o, c: o.Client, log: o.Client.log.Named("sink"), batches: map[string]*batch{}, users: map[string]usersEntry{},
+	return &Sink{o: o, c: o.Client, log: o.Client.log.Named("sink"), users: map[string]usersEntry{},
 		waiting: map[string]time.Time{}}, nil
 }
 
