@@ -35,23 +35,13 @@ func (s *Store) getTTL(ctx context.Context, kv jetstream.KeyValue, k string) ([]
 }
 
 func (s *Store) PutLookup(ctx context.Context, tenant, number string, value []byte, ttl time.Duration) error {
-	if err := checkLookup(tenant, number, ttl); err != nil {
+	if err := store.CheckLookup(tenant, number, ttl); err != nil {
 		return fmt.Errorf("natskv: put lookup: %w", err)
 	}
 	if err := s.putTTL(ctx, s.cache, key("lookup", tenant, number), envelope(s.now().Add(ttl), value), ttl, 0); err != nil {
 		return fmt.Errorf("natskv: put lookup %s/%s: %w", tenant, number, err)
 	}
 	return nil
-}
-
-func checkLookup(tenant, number string, ttl time.Duration) error {
-	if err := store.CheckTenantID(tenant); err != nil {
-		return err
-	}
-	if err := store.CheckID("number", number); err != nil {
-		return err
-	}
-	return store.CheckTTL(ttl)
 }
 
 func (s *Store) DeleteLookup(ctx context.Context, tenant, number string) error {

@@ -455,23 +455,13 @@ func (s *Store) GetLookup(ctx context.Context, tenant, number string) ([]byte, e
 }
 
 func (s *Store) PutLookup(ctx context.Context, tenant, number string, value []byte, ttl time.Duration) error {
-	if err := checkLookup(tenant, number, ttl); err != nil {
+	if err := store.CheckLookup(tenant, number, ttl); err != nil {
 		return fmt.Errorf("redisstore: put lookup: %w", err)
 	}
 	if err := s.c.Set(ctx, s.lookupKey(tenant, number), value, ms(ttl)).Err(); err != nil {
 		return fmt.Errorf("redisstore: put lookup %s/%s: %w", tenant, number, err)
 	}
 	return nil
-}
-
-func checkLookup(tenant, number string, ttl time.Duration) error {
-	if err := store.CheckTenantID(tenant); err != nil {
-		return err
-	}
-	if err := store.CheckID("number", number); err != nil {
-		return err
-	}
-	return store.CheckTTL(ttl)
 }
 
 func (s *Store) DeleteLookup(ctx context.Context, tenant, number string) error {

@@ -63,6 +63,18 @@ func CheckTTL(ttl time.Duration) error {
 	return nil
 }
 
+// CheckLookup reports whether a lookup cache entry can be stored: a valid
+// tenant, a number and a TTL > 0.
+func CheckLookup(tenant, number string, ttl time.Duration) error {
+	if err := CheckTenantID(tenant); err != nil {
+		return err
+	}
+	if err := CheckID("number", number); err != nil {
+		return err
+	}
+	return CheckTTL(ttl)
+}
+
 // Normalize returns t as it is stored: an empty Zoho status is Disconnected.
 func (t Tenant) Normalize() Tenant {
 	if t.Zoho.Status == "" {
