@@ -117,6 +117,17 @@ func (p *process) waitExit(d time.Duration) int {
 	}
 }
 
+// terminate sends SIGTERM and requires a clean drain: exit code 0.
+func (p *process) terminate() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatal(err)
+	}
+	if code := p.waitExit(30 * time.Second); code != 0 {
+		p.t.Fatalf("exit code after SIGTERM = %d, want 0", code)
+	}
+}
+
 type lockedWriter struct {
 	mu *sync.Mutex
 	w  io.Writer
@@ -278,12 +289,7 @@ func TestDemoRunsTheWholePipeline(t *testing.T) {
 		t.Errorf("metric lint with the zoho metrics: %v %v", problems, err)
 	}
 
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.waitExit(30 * time.Second); code != 0 {
-		t.Fatalf("exit code after SIGTERM = %d, want 0", code)
-	}
+	p.terminate()
 	waitNotify(t, notes, "STOPPING=1")
 	for _, step := range []string{`"msg":"draining"`, `"msg":"stopped"`} {
 		if !strings.Contains(p.errOut(), step) {
@@ -315,6 +321,18 @@ func serve(t *testing.T, yaml string, env ...string) (*process, string) {
 	return p, "http://" + addr
 }
 
+// awaitEndedCall waits for a call to end and returns the metrics scrape
+// that shows it.
+func awaitEndedCall(t *testing.T, base string) string {
+	t.Helper()
+	var scrape string
+	eventually(t, 30*time.Second, "the call to end", func() bool {
+		_, scrape = get(t, base+"/metrics")
+		return metricSum(scrape, "ringside_calls_ended_total") >= 1
+	})
+	return scrape
+}
+
 // TestServeWithAsterisk runs `ringside serve` against the ARI simulator: it
 // turns ready once connected, and a ring group call on the PBX comes out as
 // one answered inbound call of the tenant the dialplan names.
@@ -332,11 +350,7 @@ func TestServeWithAsterisk(t *testing.T) {
 	if err := sim.Play("ring_group_one_answers"); err != nil {
 		t.Fatal(err)
 	}
-	var scrape string
-	eventually(t, 30*time.Second, "the call to end", func() bool {
-		_, scrape = get(t, base+"/metrics")
-		return metricSum(scrape, "ringside_calls_ended_total") >= 1
-	})
+	scrape := awaitEndedCall(t, base)
 	if n := metricSum(scrape, "ringside_calls_ended_total", `direction="inbound"`, `disposition="answered"`); n != 1 {
 		t.Errorf("inbound answered calls = %v, want 1", n)
 	}
@@ -346,10 +360,7 @@ func TestServeWithAsterisk(t *testing.T) {
 	if strings.Contains(p.errOut(), "ari-secret") {
 		t.Error("the ARI password reached the log")
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
-		t.Fatalf("exit code = %d", code)
-	}
+	p.terminate()
 }
 
 // TestServeWithFreeSWITCH runs `ringside serve` against the ESL simulator:
@@ -367,21 +378,14 @@ func TestServeWithFreeSWITCH(t *testing.T) {
 	if err := sim.Play("inbound_answered"); err != nil {
 		t.Fatal(err)
 	}
-	var scrape string
-	eventually(t, 30*time.Second, "the call to end", func() bool {
-		_, scrape = get(t, base+"/metrics")
-		return metricSum(scrape, "ringside_calls_ended_total") >= 1
-	})
+	scrape := awaitEndedCall(t, base)
 	if n := metricSum(scrape, "ringside_calls_ended_total", `direction="inbound"`, `disposition="answered"`); n != 1 {
 		t.Errorf("inbound answered calls = %v, want 1", n)
 	}
 	if strings.Contains(p.errOut(), "esl-secret") {
 		t.Error("the event socket password reached the log")
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
-		t.Fatalf("exit code = %d", code)
-	}
+	p.terminate()
 }
 
 // TestServeReportsWhatIsNotReady: with the PBX unreachable, Ringside is
@@ -406,10 +410,7 @@ func TestServeReportsWhatIsNotReady(t *testing.T) {
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Fatalf("/healthz = %d", code)
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := p.waitExit(30 * time.Second); code != 0 {
-		t.Fatalf("exit code = %d", code)
-	}
+	p.terminate()
 }
 
 // TestCommandLine pins the exit codes and messages of the command line.

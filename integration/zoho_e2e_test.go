@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -281,10 +280,7 @@ func (w *zohoE2E) serve() {
 
 func (w *zohoE2E) stop() {
 	w.t.Helper()
-	_ = w.p.cmd.Process.Signal(syscall.SIGTERM)
-	if code := w.p.waitExit(30 * time.Second); code != 0 {
-		w.t.Fatalf("exit code = %d", code)
-	}
+	w.p.terminate()
 	logs := w.p.errOut() + w.p.out()
 	for _, secret := range []string{w.sim.ClientSecret(), "ari-secret", "nats-secret", strings.Repeat("ab", 32), recordingKey} {
 		if strings.Contains(logs, secret) {
