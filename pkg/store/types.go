@@ -107,8 +107,12 @@ type Switches struct {
 type Link struct {
 	Tenant    string `json:"tenant"`
 	Extension string `json:"extension"`
-	// ZohoUser is the PhoneBridge zohouser id.
+	// ZohoUser is the PhoneBridge zohouser id, or the CRM user id for a
+	// tenant without PhoneBridge (REST mode): the id Zoho names the user by
+	// in click-to-dial and call-control requests.
 	ZohoUser string `json:"zoho_user"`
+	// CRMUser is the CRM user id (the Owner of Calls records), when known.
+	CRMUser string `json:"crm_user,omitempty"`
 	// Email and Name are the Zoho user's, cached for display.
 	Email string `json:"email,omitempty"`
 	Name  string `json:"name,omitempty"`
