@@ -57,6 +57,8 @@ type Config struct {
 	// Recordings and ClickToCall are in recordings.go.
 	Recordings  Recordings  `yaml:"recordings"`
 	ClickToCall ClickToCall `yaml:"click_to_call"`
+	// Admin is in admin.go.
+	Admin Admin `yaml:"admin"`
 }
 
 // Log configures logging.
@@ -362,6 +364,13 @@ func Default() Config {
 			DedupWindow: 5 * time.Second,
 			RingTimeout: 30 * time.Second,
 			DialTimeout: 45 * time.Second,
+		},
+		Admin: Admin{
+			SessionTTL:        12 * time.Hour,
+			TokenTTL:          90 * 24 * time.Hour,
+			LoginAttempts:     5,
+			LoginWindow:       15 * time.Minute,
+			DiscoveryInterval: 5 * time.Minute,
 		},
 	}
 }

@@ -114,6 +114,7 @@ func (c Config) problems() []error {
 	p.positive("shutdown.drain_timeout", c.Shutdown.DrainTimeout)
 	p.recordings(c.Recordings)
 	p.clickToCall(c.ClickToCall)
+	p.admin(c.Admin)
 	return p
 }
 
