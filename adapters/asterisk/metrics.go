@@ -17,6 +17,7 @@ type metrics struct {
 	signals     []prometheus.Counter   // by callstate.Kind
 	reconciled  *prometheus.CounterVec // result: adopted, lost
 	requests    *prometheus.CounterVec // op, result
+	extensions  *prometheus.CounterVec // result: listed, or why an endpoint was left out
 	eventByType map[string]prometheus.Counter
 }
 
@@ -36,7 +37,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "reconciled_legs_total", Help: "Legs reconciled after a connect: adopted from the PBX, or closed as lost."}, []string{"result"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ringside", Subsystem: "asterisk",
 			Name: "requests_total", Help: "ARI REST requests, by operation and result (ok, retryable, permanent)."}, []string{"op", "result"}),
+		extensions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ringside", Subsystem: "asterisk",
+			Name: "endpoints_discovered_total", Help: "Endpoints read by extension discovery: listed as extensions, or left out and why (malformed, technology, trunk, pattern, duplicate); no_config counts extensions listed without their configuration."}, []string{"result"}),
 		eventByType: make(map[string]prometheus.Counter),
+	}
+	for _, r := range []string{"listed", "malformed", "technology", "trunk", "pattern", "duplicate", "no_config"} {
+		m.extensions.WithLabelValues(r)
 	}
 	signals := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "ringside", Subsystem: "asterisk",
 		Name: "signals_total", Help: "Call signals submitted to the pipeline, by kind."}, []string{"kind"})
@@ -46,7 +52,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	for _, reason := range []string{"connect", "unauthorized", "reconcile", "read", "watchdog", "replaced"} {
 		m.disconnects.WithLabelValues(reason)
 	}
-	reg.MustRegister(m.connected, m.reconnects, m.disconnects, m.events, m.undecodable, signals, m.reconciled, m.requests)
+	reg.MustRegister(m.connected, m.reconnects, m.disconnects, m.events, m.undecodable, signals, m.reconciled, m.requests, m.extensions)
 	return m
 }
 
@@ -64,5 +70,13 @@ func (m *metrics) event(typ string) {
 func (m *metrics) signal(k callstate.Kind) {
 	if int(k) < len(m.signals) {
 		m.signals[k].Inc()
+	}
+}
+
+// discovered counts the outcome of an extension listing.
+func (m *metrics) discovered(d Discovery) {
+	for r, n := range map[string]int{"listed": d.Extensions, "malformed": d.Malformed, "technology": d.Technology,
+		"trunk": d.Trunks, "pattern": d.Pattern, "duplicate": d.Duplicates, "no_config": d.NoConfig} {
+		m.extensions.WithLabelValues(r).Add(float64(n))
 	}
 }

@@ -100,20 +100,32 @@ func pstnTech(tech string) bool {
 func (p *Parties) classify(tech, endpoint string, ch *Channel) (callstate.Party, string) {
 	switch {
 	case phoneTech(tech):
-		if p.isTrunk(endpoint, ch.Dialplan.Context) {
-			return callstate.PartyExternal, p.normalize(ch.Caller.Number)
-		}
-		if m := p.Extension.FindStringSubmatch(endpoint); m != nil {
-			if len(m) > 1 && m[1] != "" {
-				return callstate.PartyExtension, m[1]
-			}
-			return callstate.PartyExtension, endpoint
+		if number, ok := p.extensionOf(tech, endpoint, ch.Dialplan.Context); ok {
+			return callstate.PartyExtension, number
 		}
 		return callstate.PartyExternal, p.normalize(ch.Caller.Number)
 	case pstnTech(tech):
 		return callstate.PartyExternal, p.normalize(ch.Caller.Number)
 	}
 	return callstate.PartyUnknown, ""
+}
+
+// extensionOf says whether an endpoint of technology tech, whose channels
+// are created in context ("" if unknown), is an extension, and its number:
+// the rules above, for channels (classify) and for the endpoints Asterisk
+// lists (Extensions) alike.
+func (p *Parties) extensionOf(tech, endpoint, context string) (string, bool) {
+	if !phoneTech(tech) || p.isTrunk(endpoint, context) {
+		return "", false
+	}
+	m := p.Extension.FindStringSubmatch(endpoint)
+	switch {
+	case m == nil:
+		return "", false
+	case len(m) > 1 && m[1] != "":
+		return m[1], true
+	}
+	return endpoint, true
 }
 
 func (p *Parties) isTrunk(endpoint, context string) bool {
