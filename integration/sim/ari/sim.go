@@ -6,9 +6,12 @@
 // CHANNEL(linkedid) when configured. Calls are played by scripts named like
 // the conformance scenarios (scenarios.go), on a virtual clock so that a
 // one-minute call takes no time; REST originate, create, dial, bridges,
-// play and continue behave like Asterisk. Faults can be injected: dropped
-// or frozen sockets, a slow reader (Asterisk's websocket_write_timeout),
-// unknown event types, malformed frames, REST 5xx, Asterisk down.
+// play and continue behave like Asterisk, and the configured endpoints
+// (Options.Endpoints, SetEndpoints) answer GET /endpoints and GET
+// /asterisk/config/dynamic/res_pjsip/endpoint/{id}. Faults can be
+// injected: dropped or frozen sockets, a slow reader (Asterisk's
+// websocket_write_timeout), unknown event types, malformed frames, REST
+// 5xx, Asterisk down.
 package arisim
 
 import (
@@ -57,6 +60,46 @@ type Options struct {
 	// MIXMONITOR_FILENAME is <RecordingDir>/<Tenant>/<channel id>.wav
 	// (/var/spool/asterisk/monitor). The simulator writes no file.
 	RecordingDir string
+	// Endpoints are the configured endpoints (pjsip.conf type=endpoint):
+	// DefaultEndpoints(Tenant) when nil.
+	Endpoints []Endpoint
+}
+
+// Endpoint is an endpoint the simulated Asterisk has configured: GET
+// /endpoints lists it, GET /asterisk/config/dynamic/res_pjsip/endpoint/{id}
+// describes it (PJSIP only).
+type Endpoint struct {
+	Technology string // PJSIP when empty
+	Resource   string // its name: 1001, acme-1001, trunk
+	State      string // online (default), offline, unknown
+	// Context is its context option: where its calls start.
+	Context string
+	// CallerIDName and CallerIDNumber are its callerid option.
+	CallerIDName, CallerIDNumber string
+	// Vars are its set_var variables (set on every channel it creates).
+	Vars map[string]string
+}
+
+// DefaultEndpoints are the endpoints of the scripts' cast: extensions 1001,
+// 1002 and 1003 in the tenant's internal context, named "Ext 100x" as their
+// calls are, and the trunk in from-trunk; with a tenant, each sets TENANT.
+func DefaultEndpoints(tenant string) []Endpoint {
+	ctx := func(kind string) string {
+		if tenant != "" {
+			return tenant + "-" + kind
+		}
+		return kind
+	}
+	var vars map[string]string
+	if tenant != "" {
+		vars = map[string]string{"TENANT": tenant}
+	}
+	out := []Endpoint{}
+	for _, ext := range []string{"1001", "1002", "1003"} {
+		out = append(out, Endpoint{Resource: ext, Context: ctx("internal"), CallerIDName: "Ext " + ext, CallerIDNumber: ext, Vars: vars})
+	}
+	_, trunk, _ := strings.Cut(Trunk, "/")
+	return append(out, Endpoint{Resource: trunk, Context: ctx("from-trunk"), Vars: vars})
 }
 
 // Server is a simulated Asterisk.
@@ -79,6 +122,7 @@ type Server struct {
 	behavior map[string]Behavior
 	onCont   map[string]func()
 	emitted  int
+	eps      []Endpoint
 
 	ln   net.Listener
 	srv  *http.Server
@@ -145,8 +189,12 @@ func New(o Options) *Server {
 	if o.Start.IsZero() {
 		o.Start = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	}
+	eps := o.Endpoints
+	if eps == nil {
+		eps = DefaultEndpoints(o.Tenant)
+	}
 	return &Server{
-		o: o, now: o.Start,
+		o: o, now: o.Start, eps: normalEndpoints(eps),
 		channels: map[string]*Channel{}, bridges: map[string]*Bridge{},
 		owner: map[string]*socket{}, behavior: map[string]Behavior{}, onCont: map[string]func(){},
 		quit: make(chan struct{}),
@@ -579,6 +627,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /ari/applications", s.applications)
 	mux.HandleFunc("GET /ari/applications/{name}", s.application)
 	mux.HandleFunc("GET /ari/endpoints", s.endpoints)
+	mux.HandleFunc("GET /ari/asterisk/config/dynamic/{class}/{type}/{id}", s.configObject)
 	mux.HandleFunc("GET /ari/channels", s.listChannels)
 	mux.HandleFunc("POST /ari/channels", s.originate)
 	mux.HandleFunc("POST /ari/channels/create", s.create)
@@ -767,37 +816,123 @@ func (s *Server) application(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, appJSON(r.PathValue("name")))
 }
 
+// SetEndpoints replaces the configured endpoints (a reload of pjsip.conf).
+func (s *Server) SetEndpoints(eps []Endpoint) {
+	eps = normalEndpoints(eps)
+	s.mu.Lock()
+	s.eps = eps
+	s.mu.Unlock()
+}
+
+// normalEndpoints copies eps with the defaults filled in, sorted by
+// technology and name.
+func normalEndpoints(eps []Endpoint) []Endpoint {
+	out := make([]Endpoint, len(eps))
+	for i, e := range eps {
+		if e.Technology == "" {
+			e.Technology = "PJSIP"
+		}
+		if e.State == "" {
+			e.State = "online"
+		}
+		vars := make(map[string]string, len(e.Vars))
+		for k, v := range e.Vars {
+			vars[k] = v
+		}
+		e.Vars = vars
+		out[i] = e
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Technology != out[j].Technology {
+			return out[i].Technology < out[j].Technology
+		}
+		return out[i].Resource < out[j].Resource
+	})
+	return out
+}
+
+// endpoints answers GET /endpoints: every configured endpoint as
+// ast_endpoint_snapshot_to_json writes it (main/stasis_endpoints.c):
+// technology, resource, state, channel_ids; max_channels is left out as
+// for PJSIP endpoints (-1), and the real capture (rest-endpoints.json) has
+// none either.
 func (s *Server) endpoints(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := []obj{}
-	seen := map[string]bool{}
-	for _, c := range s.channels {
-		seen[c.Endpoint] = true
-	}
-	for e := range s.behavior {
-		seen[e] = true
-	}
-	var eps []string
-	for e := range seen {
-		eps = append(eps, e)
-	}
-	sort.Strings(eps)
-	for _, e := range eps {
-		tech, res, _ := strings.Cut(e, "/")
-		var ids []string
+	for _, e := range s.eps {
+		ids := []string{}
 		for _, c := range s.channels {
-			if c.Endpoint == e {
+			if c.Endpoint == e.Technology+"/"+e.Resource {
 				ids = append(ids, c.ID)
 			}
 		}
 		sort.Strings(ids)
-		if ids == nil {
-			ids = []string{}
-		}
-		out = append(out, obj{{"technology", tech}, {"resource", res}, {"state", "online"}, {"channel_ids", ids}})
+		out = append(out, obj{{"technology", e.Technology}, {"resource", e.Resource}, {"state", e.State}, {"channel_ids", ids}})
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// pjsipTypes are the sorcery object types res_pjsip registers; the
+// simulator configures endpoints only.
+var pjsipTypes = map[string]bool{"endpoint": true, "aor": true, "auth": true, "contact": true, "transport": true,
+	"domain_alias": true, "global": true, "system": true}
+
+// configObject answers GET /asterisk/config/dynamic/{configClass}/
+// {objectType}/{id} as res/ari/resource_asterisk.c does: a list of
+// {"attribute","value"} strings (ast_sorcery_objectset_create), or 404 with
+// Asterisk's messages. An endpoint shows the attributes the simulator
+// models — aors, callerid (caller_id_to_str: ast_callerid_merge's `"Name"
+// <number>`, `Name`, `number` or `<unknown>`), context — and one tuple per
+// set_var variable, named after it (set_var_to_vl); a real endpoint also
+// lists every other option, with its value.
+func (s *Server) configObject(w http.ResponseWriter, r *http.Request) {
+	class, typ, id := r.PathValue("class"), r.PathValue("type"), r.PathValue("id")
+	switch {
+	case class != "res_pjsip":
+		writeJSON(w, http.StatusNotFound, obj{{"message", fmt.Sprintf("configClass '%s' not found", class)}})
+		return
+	case !pjsipTypes[typ]:
+		writeJSON(w, http.StatusNotFound, obj{{"message", fmt.Sprintf("objectType '%s' not found", typ)}})
+		return
+	}
+	s.mu.Lock()
+	var ep *Endpoint
+	for i := range s.eps {
+		if typ == "endpoint" && s.eps[i].Technology == "PJSIP" && s.eps[i].Resource == id {
+			e := s.eps[i]
+			ep = &e
+		}
+	}
+	s.mu.Unlock()
+	if ep == nil {
+		writeJSON(w, http.StatusNotFound, obj{{"message", fmt.Sprintf("Object with id '%s' not found", id)}})
+		return
+	}
+	tuple := func(k, v string) obj { return obj{{"attribute", k}, {"value", v}} }
+	out := []obj{tuple("aors", ep.Resource), tuple("callerid", callerIDMerge(ep.CallerIDName, ep.CallerIDNumber)), tuple("context", ep.Context)}
+	names := make([]string, 0, len(ep.Vars))
+	for k := range ep.Vars {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		out = append(out, tuple(k, ep.Vars[k]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// callerIDMerge prints a caller id as ast_callerid_merge does (main/callerid.c).
+func callerIDMerge(name, number string) string {
+	switch {
+	case name != "" && number != "":
+		return `"` + name + `" <` + number + `>`
+	case name != "":
+		return name
+	case number != "":
+		return number
+	}
+	return "<unknown>"
 }
 
 func (s *Server) sortedChannels() []*Channel {

@@ -202,3 +202,98 @@ func TestSecondSocketReplacesTheFirst(t *testing.T) {
 		t.Fatalf("first socket got %s, %v", data, err)
 	}
 }
+
+// TestEndpointsLikeAsterisk: GET /endpoints has the keys of the real
+// capture, lists the configured endpoints with their live channels, and the
+// dynamic configuration answers tuples or Asterisk's 404s.
+func TestEndpointsLikeAsterisk(t *testing.T) {
+	s := New(Options{Tenant: "acme"})
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	get := func(path string, out any) int {
+		req, _ := http.NewRequest(http.MethodGet, s.URL()+path, nil)
+		req.SetBasicAuth("ringside", "secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return resp.StatusCode
+	}
+	b, err := os.ReadFile(filepath.Join(captures, "rest-endpoints.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var real []map[string]any
+	if err := json.Unmarshal(b, &real); err != nil || len(real) == 0 {
+		t.Fatal(err)
+	}
+	trunk, _, _ := s.StartInbound("1001")
+	var eps []map[string]any
+	if code := get("/endpoints", &eps); code != 200 || len(eps) != 4 {
+		t.Fatalf("endpoints: %d %v", code, eps)
+	}
+	var names []string
+	for _, e := range eps {
+		if !slices.Equal(keys(e), keys(real[0])) {
+			t.Errorf("endpoint keys %v, real %v", keys(e), keys(real[0]))
+		}
+		names = append(names, e["technology"].(string)+"/"+e["resource"].(string))
+		if e["resource"] == "trunk" {
+			if ids := e["channel_ids"].([]any); len(ids) != 1 || ids[0] != trunk {
+				t.Errorf("trunk channels %v, want [%s]", ids, trunk)
+			}
+		}
+	}
+	if !slices.Equal(names, []string{"PJSIP/1001", "PJSIP/1002", "PJSIP/1003", "PJSIP/trunk"}) {
+		t.Errorf("endpoints %v", names)
+	}
+
+	var tuples []map[string]string
+	if code := get("/asterisk/config/dynamic/res_pjsip/endpoint/1001", &tuples); code != 200 {
+		t.Fatalf("config: %d", code)
+	}
+	attrs := map[string]string{}
+	for _, tu := range tuples {
+		if len(tu) != 2 {
+			t.Errorf("tuple %v", tu)
+		}
+		attrs[tu["attribute"]] = tu["value"]
+	}
+	if attrs["context"] != "acme-internal" || attrs["callerid"] != `"Ext 1001" <1001>` || attrs["TENANT"] != "acme" {
+		t.Errorf("config of 1001: %v", attrs)
+	}
+	tuples = nil
+	if get("/asterisk/config/dynamic/res_pjsip/endpoint/trunk", &tuples); !slices.ContainsFunc(tuples, func(tu map[string]string) bool {
+		return tu["attribute"] == "callerid" && tu["value"] == "<unknown>"
+	}) {
+		t.Errorf("trunk callerid: %v", tuples)
+	}
+	for path, msg := range map[string]string{
+		"/asterisk/config/dynamic/res_pjsip/endpoint/9999":   "Object with id '9999' not found",
+		"/asterisk/config/dynamic/res_pjsip/aor/1001":        "Object with id '1001' not found",
+		"/asterisk/config/dynamic/res_pjsip/nothing/1001":    "objectType 'nothing' not found",
+		"/asterisk/config/dynamic/res_nothing/endpoint/1001": "configClass 'res_nothing' not found",
+	} {
+		var m map[string]string
+		if code := get(path, &m); code != 404 || m["message"] != msg {
+			t.Errorf("%s: %d %v", path, code, m)
+		}
+	}
+
+	s.SetEndpoints([]Endpoint{{Technology: "IAX2", Resource: "7001", State: "offline"}})
+	eps = nil
+	if get("/endpoints", &eps); len(eps) != 1 || eps[0]["technology"] != "IAX2" || eps[0]["state"] != "offline" {
+		t.Errorf("after SetEndpoints: %v", eps)
+	}
+	s.SetEndpoints(nil)
+	eps = nil
+	if get("/endpoints", &eps); eps == nil || len(eps) != 0 {
+		t.Errorf("no endpoints: %v", eps)
+	}
+}
