@@ -20,6 +20,15 @@
 //	P_cache      lookup.<t>.<n>         8-byte expiry (Unix ms, big endian) + value
 //	P_keys       claim.<k>, record.<k>  8-byte expiry + value
 //
+// # Audit log
+//
+// The audit log is the stream P_audit, one message (the entry's JSON) per
+// entry on P.audit.<t> ("P.audit.=" for operator-level entries), at most
+// store.AuditKeep per subject (MaxMsgsPerSubject). The all-tenants view is
+// the newest AuditKeep messages of the stream. audit.go explains how a page
+// is read newest first without reading the whole log. The audit outlives
+// its tenant: DeleteTenant leaves the stream alone.
+//
 // # Expiry
 //
 // nats-server 2.11+ (here 2.15) supports per-message TTLs and nats.go
@@ -88,6 +97,11 @@ type Store struct {
 	js                      jetstream.JetStream
 	dir, admin, cache, keys jetstream.KeyValue
 	now                     func() time.Time
+
+	// The audit log (audit.go): its stream, the stream's name, its
+	// subjects' prefix ("<prefix>.audit.") and its direct get subject.
+	audit                             jetstream.Stream
+	auditName, auditPrefix, directGet string
 }
 
 // reservationLease is how long a reverse key without its forward key
@@ -102,8 +116,10 @@ const markerTTL = time.Minute
 var validPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // New opens (creating or updating) the store's buckets, named
-// <prefix>_directory, _admin, _cache and _keys; a trailing ":" of prefix is
-// dropped, so the Redis prefix "ringside:" also works. One replica.
+// <prefix>_directory, _admin, _cache and _keys, and its audit stream
+// <prefix>_audit; a trailing ":" of prefix is dropped, so the Redis prefix
+// "ringside:" also works. One replica. Opening is idempotent: the daemon
+// and CLI commands connecting to its server both call New.
 func New(ctx context.Context, js jetstream.JetStream, prefix string) (*Store, error) {
 	prefix = strings.TrimRight(prefix, ":")
 	if prefix == "" {
@@ -135,6 +151,9 @@ func New(ctx context.Context, js jetstream.JetStream, prefix string) (*Store, er
 			return nil, fmt.Errorf("natskv: bucket %s: %w", cfg.Bucket, err)
 		}
 		*b.kv = kv
+	}
+	if err := s.openAudit(ctx, prefix); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

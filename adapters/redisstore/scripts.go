@@ -13,7 +13,9 @@ import "github.com/redis/go-redis/v9"
 // All keys a script touches share the {dir} hash tag, so the scripts also
 // run on Redis Cluster (one slot holds the directory; it is small). The
 // scripts that cascade (deleteTenant, createSession, deleteSessions) build
-// some key names from ARGV: fine in that single slot.
+// some key names from ARGV: fine in that single slot. The audit lists share
+// their own {audit} tag instead: appendAuditScript touches only them, and
+// they stay out of the directory's slot.
 
 // casScript: KEYS[1] doc; ARGV[1] the raw value read, ARGV[2] the new one.
 // Returns 1 when written, 0 when the value changed meanwhile, -1 when gone.
@@ -137,4 +139,15 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
 end
 redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('ZREM', KEYS[2], ARGV[1])
+return 1`)
+
+// appendAuditScript: KEYS the audit lists the entry goes to (all tenants',
+// and its tenant's); ARGV[1] entry JSON, ARGV[2] how many a list keeps.
+// Pushes the entry at the head of each and drops what is beyond the limit.
+// Returns 1.
+var appendAuditScript = redis.NewScript(`
+for _, k in ipairs(KEYS) do
+  redis.call('LPUSH', k, ARGV[1])
+  redis.call('LTRIM', k, 0, tonumber(ARGV[2]) - 1)
+end
 return 1`)

@@ -21,10 +21,14 @@
 //	Plookup:<t>.<number>      lookup-cache value, native TTL
 //	Pclaim:<key>              idempotency claim, native TTL (SET NX PX)
 //	Precord:<key>             record id, native TTL
+//	P{audit}:all              list of every audit entry (JSON), newest first
+//	P{audit}:tenant:<t>       list of the tenant's audit entries (JSON), newest first
 //
 // Sorted sets hold every member at score 0, so they order bytewise and page
 // with ZRANGE offset, offset+limit-1. Multi-key changes are Lua scripts
-// (scripts.go explains why).
+// (scripts.go explains why). The audit lists are pushed at the head and
+// trimmed to store.AuditKeep in one script, and page with LRANGE; they
+// outlive their tenant (DeleteTenant leaves them).
 package redisstore
 
 import (
@@ -84,6 +88,14 @@ func (s *Store) sessionsKey(u string) string   { return s.dir + "sessions:" + u 
 func (s *Store) lookupKey(t, n string) string  { return s.prefix + "lookup:" + t + "." + n }
 func (s *Store) claimKey(k string) string      { return s.prefix + "claim:" + k }
 func (s *Store) recordKey(k string) string     { return s.prefix + "record:" + k }
+
+// auditKey is the audit list of tenant t, or of all tenants when t is "".
+func (s *Store) auditKey(t string) string {
+	if t == "" {
+		return s.prefix + "{audit}:all"
+	}
+	return s.prefix + "{audit}:tenant:" + t
+}
 
 // Helpers.
 
@@ -651,4 +663,49 @@ func (s *Store) DeleteSessions(ctx context.Context, username string) (int, error
 		return 0, fmt.Errorf("redisstore: delete sessions of %s: %w", username, err)
 	}
 	return n, nil
+}
+
+// Audit.
+
+func (s *Store) AppendAudit(ctx context.Context, e store.AuditEntry) (store.AuditEntry, error) {
+	if err := e.Validate(); err != nil {
+		return store.AuditEntry{}, fmt.Errorf("redisstore: append audit: %w", err)
+	}
+	e.Time = s.now()
+	keys := []string{s.auditKey("")}
+	if e.Tenant != "" {
+		keys = append(keys, s.auditKey(e.Tenant))
+	}
+	if err := appendAuditScript.Run(ctx, s.c, keys, mustJSON(e), store.AuditKeep).Err(); err != nil {
+		return store.AuditEntry{}, fmt.Errorf("redisstore: append audit %s by %s: %w", e.Action, e.Actor, err)
+	}
+	return e, nil
+}
+
+func (s *Store) ListAudit(ctx context.Context, tenant string, p store.Page) ([]store.AuditEntry, int, error) {
+	what := "audit"
+	if tenant != "" {
+		what = "audit of " + tenant
+	}
+	p, err := p.Norm()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisstore: list %s: %w", what, err)
+	}
+	k := s.auditKey(tenant)
+	var n *redis.IntCmd
+	var vals *redis.StringSliceCmd
+	if _, err := s.c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		n = pipe.LLen(ctx, k)
+		vals = pipe.LRange(ctx, k, int64(p.Offset), int64(p.Offset+p.Limit-1))
+		return nil
+	}); err != nil {
+		return nil, 0, fmt.Errorf("redisstore: list %s: %w", what, err)
+	}
+	out := make([]store.AuditEntry, len(vals.Val()))
+	for i, v := range vals.Val() {
+		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
+			return nil, 0, fmt.Errorf("redisstore: list %s: decode %s: %w", what, k, err)
+		}
+	}
+	return out, int(n.Val()), nil
 }

@@ -110,11 +110,14 @@ func TestKeyLayout(t *testing.T) {
 	if ok, err := s.Claim(ctx, "k", time.Minute); err != nil || !ok {
 		t.Fatal(ok, err)
 	}
+	if _, err := s.AppendAudit(ctx, store.AuditEntry{Actor: "ana", Via: store.ViaPortal, Tenant: "acme", Action: "user.link", Target: "1001"}); err != nil {
+		t.Fatal(err)
+	}
 	p := s.prefix
 	for _, k := range []string{
 		p + "{dir}:tenants", p + "{dir}:tenant:acme", p + "{dir}:exts:acme", p + "{dir}:ext:acme.1001",
 		p + "{dir}:links:acme", p + "{dir}:link:acme.1001", p + "{dir}:linkzu:acme.42",
-		p + "lookup:acme.+4930123456", p + "claim:k",
+		p + "lookup:acme.+4930123456", p + "claim:k", p + "{audit}:all", p + "{audit}:tenant:acme",
 	} {
 		if n, err := s.c.Exists(ctx, k).Result(); err != nil || n != 1 {
 			t.Errorf("key %s: exists=%d err=%v", k, n, err)

@@ -2,7 +2,8 @@
 // and across restarts: tenants and their Zoho connection, the extensions the
 // PBX reports, the links between extensions and Zoho users with their
 // per-user switches, default terminals, the caller-lookup cache, idempotency
-// keys and CRM record ids, and the admin accounts and sessions.
+// keys and CRM record ids, the admin accounts and sessions, and the audit
+// log of what the admins did.
 //
 // The contract is PBX- and backend-neutral. Two implementations pass one
 // contract suite (pkg/store/storetest): adapters/redisstore (Redis) and
@@ -16,11 +17,12 @@
 //     (connection lost, timeout) and is worth a retry.
 //   - Input is validated before anything is written: an invalid value
 //     changes nothing.
-//   - Times the store sets (CreatedAt, UpdatedAt, LinkedAt, SetAt) are UTC.
+//   - Times the store sets (CreatedAt, UpdatedAt, LinkedAt, SetAt, the
+//     audit entries' Time) are UTC.
 //   - Secrets arrive ready to store: the refresh token is already encrypted,
 //     passwords and session tokens already hashed. The store never logs them.
 //   - Lists are ordered bytewise by their key (tenant id, extension number,
-//     username).
+//     username); the audit log is listed newest first.
 package store
 
 import (
@@ -57,6 +59,7 @@ type Store interface {
 	Keys
 	Accounts
 	Sessions
+	Audit
 }
 
 // Tenants are the companies served: each has its own Zoho connection, mode
@@ -76,7 +79,9 @@ type Tenants interface {
 	// DeleteTenant removes the tenant with its extensions, links and
 	// default terminals (unregister the linked users at Zoho first). Its
 	// lookup-cache entries expire on their own; admin accounts of the tenant
-	// are kept (delete them through Accounts). ErrNotFound if absent.
+	// are kept (delete them through Accounts); its audit entries are kept
+	// too: the audit outlives the tenant (and a tenant created again with
+	// the id lists them). ErrNotFound if absent.
 	DeleteTenant(ctx context.Context, id string) error
 	// ListTenants returns every tenant, ordered by id.
 	ListTenants(ctx context.Context) ([]Tenant, error)
@@ -216,4 +221,30 @@ type Sessions interface {
 	// DeleteSessions ends every session of an account (password changed,
 	// account locked) and returns how many there were.
 	DeleteSessions(ctx context.Context, username string) (int, error)
+}
+
+// AuditKeep is how many entries the audit log keeps in each view: the
+// newest AuditKeep of each tenant, and the newest AuditKeep of all of them
+// together (every tenant's and the operator-level ones) in the all-tenants
+// view. An append beyond it drops the oldest entry of the view. So a busy
+// tenant can push a quiet tenant's entries out of the all-tenants view,
+// while they stay in the quiet tenant's own view; operator-level entries
+// are only in the all-tenants view.
+const AuditKeep = 10000
+
+// Audit is the log of admin actions (who changed what, from which surface),
+// newest first. Entries are never changed or deleted, only dropped beyond
+// AuditKeep.
+type Audit interface {
+	// AppendAudit stores e with Time set (UTC, now) and returns it.
+	// ErrInvalid if Validate fails. Of concurrent appends, every one is
+	// kept; entries appended one after the other are listed in that order.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error)
+	// ListAudit returns one page of the entries, newest first, and how
+	// many are kept in all (at most AuditKeep): all tenants' and
+	// operator-level entries when tenant is empty, else those of that
+	// tenant. An unknown tenant has none. A page read while entries are
+	// appended may be shifted by those appended meanwhile, as between two
+	// pages.
+	ListAudit(ctx context.Context, tenant string, p Page) ([]AuditEntry, int, error)
 }

@@ -196,6 +196,43 @@ type Session struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
+// Via is the surface an admin action came through.
+const (
+	// ViaPortal: the web portal.
+	ViaPortal = "portal"
+	// ViaAPI: the JSON API.
+	ViaAPI = "api"
+	// ViaCLI: a ringside command on the host.
+	ViaCLI = "cli"
+)
+
+// AuditEntry is one admin action in the audit log, refused attempts
+// included. It holds no secrets.
+type AuditEntry struct {
+	// Time is when the store appended it.
+	Time time.Time `json:"time"`
+	// Actor is who acted: the account username, or "cli:<os user>";
+	// required.
+	Actor string `json:"actor"`
+	// Via is the surface: ViaPortal, ViaAPI or ViaCLI; required.
+	Via string `json:"via"`
+	// Tenant is the tenant acted on; empty for operator-level actions
+	// (tenant created, account added).
+	Tenant string `json:"tenant,omitempty"`
+	// Action is a dotted verb ("user.link", "tenant.create",
+	// "login.failed"); required, 1 to 64 bytes of a-z, '_' and '.'.
+	Action string `json:"action"`
+	// Target is what was acted on ("1001", "acme"); up to 256 bytes of
+	// UTF-8.
+	Target string `json:"target,omitempty"`
+	// Detail is human-readable detail, no secrets; up to MaxAuditDetail
+	// bytes of UTF-8.
+	Detail string `json:"detail,omitempty"`
+	// Error is non-empty when the action failed, so refused attempts are
+	// audited too; up to MaxAuditDetail bytes of UTF-8 (cut longer ones).
+	Error string `json:"error,omitempty"`
+}
+
 // Page selects part of a list: Limit items after skipping Offset. A zero
 // Limit means DefaultLimit; a Limit above MaxLimit is cut to MaxLimit.
 type Page struct {

@@ -248,6 +248,59 @@ func (s Session) Validate(now time.Time) error {
 // Expired reports whether the session has expired at now.
 func (s Session) Expired(now time.Time) bool { return !now.Before(s.ExpiresAt) }
 
+// Bounds of the audit entries' fields.
+const (
+	// MaxAuditDetail bounds an audit entry's Detail and Error, in bytes.
+	MaxAuditDetail = 1024
+	// maxAuditAction bounds its Action; maxAuditTarget its Target.
+	maxAuditAction = 64
+	maxAuditTarget = 256
+)
+
+// Validate reports the first rule e breaks, wrapping ErrInvalid. Time is
+// not checked: the store sets it.
+func (e AuditEntry) Validate() error {
+	if err := CheckID("actor", e.Actor); err != nil {
+		return fmt.Errorf("audit entry: %w", err)
+	}
+	switch e.Via {
+	case ViaPortal, ViaAPI, ViaCLI:
+	default:
+		return fmt.Errorf("audit entry by %s: via %q: want portal, api or cli: %w", e.Actor, e.Via, ErrInvalid)
+	}
+	if e.Tenant != "" {
+		if err := CheckTenantID(e.Tenant); err != nil {
+			return fmt.Errorf("audit entry by %s: %w", e.Actor, err)
+		}
+	}
+	if !validAction(e.Action) {
+		return fmt.Errorf("audit entry by %s: action %.70q: want 1-%d bytes of a-z, _ and .: %w", e.Actor, e.Action, maxAuditAction, ErrInvalid)
+	}
+	for _, f := range []struct {
+		name, v string
+		max     int
+	}{{"target", e.Target, maxAuditTarget}, {"detail", e.Detail, MaxAuditDetail}, {"error", e.Error, MaxAuditDetail}} {
+		if len(f.v) > f.max || !utf8.ValidString(f.v) {
+			return fmt.Errorf("audit entry %s by %s: %s of %d bytes: want up to %d of UTF-8: %w", e.Action, e.Actor, f.name, len(f.v), f.max, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// validAction reports whether a is 1 to maxAuditAction bytes of a-z, '_'
+// and '.'.
+func validAction(a string) bool {
+	if a == "" || len(a) > maxAuditAction {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if c := a[i]; (c < 'a' || c > 'z') && c != '_' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
 // Norm returns p with the default limit applied, or ErrInvalid for a
 // negative offset or limit.
 func (p Page) Norm() (Page, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -109,5 +110,42 @@ func TestModifyTenantRetriesOnConflict(t *testing.T) {
 	stop := errors.New("no")
 	if _, err := ModifyTenant(context.Background(), f, "acme", func(*Tenant) error { return stop }); err != stop {
 		t.Fatalf("fn error: %v, want it returned as is", err)
+	}
+}
+
+func TestAuditEntryValidate(t *testing.T) {
+	good := AuditEntry{Actor: "ana@acme", Via: ViaPortal, Tenant: "acme", Action: "user.link", Target: "1001", Detail: "Zoho user 42"}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid entry: %v", err)
+	}
+	op := AuditEntry{Actor: "cli:root", Via: ViaCLI, Action: "tenant.create", Target: "acme"}
+	if err := op.Validate(); err != nil {
+		t.Fatalf("operator-level entry: %v", err)
+	}
+	edge := good
+	edge.Action, edge.Detail, edge.Error = strings.Repeat("a", 64), strings.Repeat("x", MaxAuditDetail), strings.Repeat("e", MaxAuditDetail)
+	if err := edge.Validate(); err != nil {
+		t.Fatalf("entry at the bounds: %v", err)
+	}
+	for name, change := range map[string]func(*AuditEntry){
+		"no actor":         func(e *AuditEntry) { e.Actor = "" },
+		"actor with space": func(e *AuditEntry) { e.Actor = "ana garcia" },
+		"no via":           func(e *AuditEntry) { e.Via = "" },
+		"bad via":          func(e *AuditEntry) { e.Via = "ssh" },
+		"dotted tenant":    func(e *AuditEntry) { e.Tenant = "acme.example" },
+		"no action":        func(e *AuditEntry) { e.Action = "" },
+		"upper-case":       func(e *AuditEntry) { e.Action = "User.link" },
+		"dash in action":   func(e *AuditEntry) { e.Action = "user-link" },
+		"long action":      func(e *AuditEntry) { e.Action = strings.Repeat("a", 65) },
+		"long target":      func(e *AuditEntry) { e.Target = strings.Repeat("t", 257) },
+		"long detail":      func(e *AuditEntry) { e.Detail = strings.Repeat("x", MaxAuditDetail+1) },
+		"long error":       func(e *AuditEntry) { e.Error = strings.Repeat("e", MaxAuditDetail+1) },
+		"detail not UTF-8": func(e *AuditEntry) { e.Detail = "\xff" },
+	} {
+		e := good
+		change(&e)
+		if err := e.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
 	}
 }

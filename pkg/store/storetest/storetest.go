@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +53,12 @@ func Run(t *testing.T, fresh func(t *testing.T) Open) {
 		{"Expiry", testExpiry},
 		{"Accounts", testAccounts},
 		{"Sessions", testSessions},
+		{"Audit", testAudit},
+		{"AuditValidation", testAuditValidation},
+		{"AuditPaging", testAuditPaging},
+		{"AuditOutlivesTenant", testAuditOutlivesTenant},
+		{"AuditConcurrent", testAuditConcurrent},
+		{"AuditRetention", testAuditRetention},
 		{"Persistence", testPersistence},
 	}
 	for _, tc := range tests {
@@ -1027,6 +1034,289 @@ func testSessions(t *testing.T, open Open) {
 	}
 }
 
+// Audit.
+
+func audit(tenant, action, target string) store.AuditEntry {
+	return store.AuditEntry{Actor: "ana@acme", Via: store.ViaPortal, Tenant: tenant, Action: action, Target: target, Detail: "detail of " + target}
+}
+
+// targets lists the entries' targets, in order.
+func targets(es []store.AuditEntry) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Target
+	}
+	return out
+}
+
+// listAllAudit reads every page of a view, newest first, checking the
+// total on each.
+func listAllAudit(t *testing.T, ctx context.Context, s store.Store, tenant string, limit, wantTotal int) []store.AuditEntry {
+	t.Helper()
+	var out []store.AuditEntry
+	for off := 0; ; off += limit {
+		page, total := must2[store.AuditEntry](t, "list audit of "+tenant)(s.ListAudit(ctx, tenant, store.Page{Offset: off, Limit: limit}))
+		if total != wantTotal {
+			t.Fatalf("audit of %q: total %d at offset %d, want %d", tenant, total, off, wantTotal)
+		}
+		if len(page) > limit {
+			t.Fatalf("audit of %q: page of %d, limit %d", tenant, len(page), limit)
+		}
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+	}
+}
+
+func testAudit(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	if none, total := must2[store.AuditEntry](t, "empty log")(s.ListAudit(ctx, "", store.Page{})); len(none) != 0 || total != 0 {
+		t.Fatalf("empty log lists %d of %d", len(none), total)
+	}
+	before := time.Now()
+	in := []store.AuditEntry{
+		{Actor: "cli:root", Via: store.ViaCLI, Action: "tenant.create", Target: "acme"},
+		audit("acme", "user.link", "1001"),
+		{Actor: "mallory", Via: store.ViaAPI, Tenant: "acme", Action: "login.failed", Target: "mallory", Error: "wrong password"},
+		audit("globex", "user.link", "2001"),
+		audit("acme", "user.unlink", "1002"),
+	}
+	var stored []store.AuditEntry
+	for _, e := range in {
+		got := must[store.AuditEntry](t, "append "+e.Action)(s.AppendAudit(ctx, e))
+		if got.Time.Before(before.Add(-time.Second)) || got.Time.After(time.Now().Add(time.Second)) || got.Time.Location() != time.UTC {
+			t.Fatalf("append set Time %v (%v), want now in UTC", got.Time, got.Time.Location())
+		}
+		want := e
+		want.Time = got.Time
+		same(t, "appended entry", got, want)
+		stored = append(stored, got)
+	}
+	newest := func(idx ...int) []store.AuditEntry {
+		var out []store.AuditEntry
+		for _, i := range idx {
+			out = append(out, stored[i])
+		}
+		return out
+	}
+	all, total := must2[store.AuditEntry](t, "list all")(s.ListAudit(ctx, "", store.Page{}))
+	if total != 5 {
+		t.Fatalf("all-tenants total %d, want 5", total)
+	}
+	same(t, "all tenants, newest first", all, newest(4, 3, 2, 1, 0))
+	for _, e := range all {
+		if e.Time.Location() != time.UTC {
+			t.Fatalf("listed Time %v not in UTC", e.Time)
+		}
+	}
+	acme, total := must2[store.AuditEntry](t, "list acme")(s.ListAudit(ctx, "acme", store.Page{}))
+	if total != 3 {
+		t.Fatalf("acme total %d, want 3", total)
+	}
+	same(t, "acme, newest first", acme, newest(4, 2, 1))
+	globex, total := must2[store.AuditEntry](t, "list globex")(s.ListAudit(ctx, "globex", store.Page{}))
+	if total != 1 {
+		t.Fatalf("globex total %d, want 1", total)
+	}
+	same(t, "globex", globex, newest(3))
+	if none, total := must2[store.AuditEntry](t, "unknown tenant")(s.ListAudit(ctx, "initech", store.Page{})); len(none) != 0 || total != 0 {
+		t.Fatalf("unknown tenant lists %d of %d", len(none), total)
+	}
+	_, _, err := s.ListAudit(ctx, "acme", store.Page{Offset: -1})
+	wantErr(t, "negative offset", err, store.ErrInvalid)
+	_, _, err = s.ListAudit(ctx, "", store.Page{Limit: -1})
+	wantErr(t, "negative limit", err, store.ErrInvalid)
+}
+
+func testAuditValidation(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	for name, change := range map[string]func(*store.AuditEntry){
+		"missing actor":    func(e *store.AuditEntry) { e.Actor = "" },
+		"actor with space": func(e *store.AuditEntry) { e.Actor = "ana garcia" },
+		"missing via":      func(e *store.AuditEntry) { e.Via = "" },
+		"bad via":          func(e *store.AuditEntry) { e.Via = "telnet" },
+		"bad tenant":       func(e *store.AuditEntry) { e.Tenant = "acme.example" },
+		"missing action":   func(e *store.AuditEntry) { e.Action = "" },
+		"bad action":       func(e *store.AuditEntry) { e.Action = "User-Link" },
+		"long action":      func(e *store.AuditEntry) { e.Action = strings.Repeat("a", 65) },
+		"oversized detail": func(e *store.AuditEntry) { e.Detail = strings.Repeat("x", store.MaxAuditDetail+1) },
+		"oversized error":  func(e *store.AuditEntry) { e.Error = strings.Repeat("x", store.MaxAuditDetail+1) },
+	} {
+		e := audit("acme", "user.link", "1001")
+		change(&e)
+		_, err := s.AppendAudit(ctx, e)
+		wantErr(t, "append with "+name, err, store.ErrInvalid)
+	}
+	for _, tenant := range []string{"", "acme"} {
+		if got, total := must2[store.AuditEntry](t, "list")(s.ListAudit(ctx, tenant, store.Page{})); len(got) != 0 || total != 0 {
+			t.Fatalf("invalid entries were stored (view %q): %+v", tenant, got)
+		}
+	}
+	// At the bounds, it is stored.
+	e := audit("acme", strings.Repeat("a", 64), "1001")
+	e.Detail, e.Error = strings.Repeat("x", store.MaxAuditDetail), strings.Repeat("y", store.MaxAuditDetail)
+	got := must[store.AuditEntry](t, "append at the bounds")(s.AppendAudit(ctx, e))
+	list, _ := must2[store.AuditEntry](t, "list")(s.ListAudit(ctx, "acme", store.Page{}))
+	same(t, "entry at the bounds", list, []store.AuditEntry{got})
+}
+
+func testAuditPaging(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	var wantAll, wantAcme []string
+	for i := range 40 {
+		tenant := []string{"acme", "globex", "", "acme"}[i%4] // acme's entries scattered among the others
+		target := fmt.Sprintf("t%02d", i)
+		must[store.AuditEntry](t, "append")(s.AppendAudit(ctx, audit(tenant, "ext.update", target)))
+		wantAll = append([]string{target}, wantAll...)
+		if tenant == "acme" {
+			wantAcme = append([]string{target}, wantAcme...)
+		}
+	}
+	same(t, "all tenants in pages of 7", targets(listAllAudit(t, ctx, s, "", 7, 40)), wantAll)
+	same(t, "acme in pages of 3", targets(listAllAudit(t, ctx, s, "acme", 3, 20)), wantAcme)
+	same(t, "acme in pages of 1", targets(listAllAudit(t, ctx, s, "acme", 1, 20)), wantAcme)
+	page, total := must2[store.AuditEntry](t, "acme middle page")(s.ListAudit(ctx, "acme", store.Page{Offset: 5, Limit: 4}))
+	if total != 20 {
+		t.Fatalf("total %d, want 20", total)
+	}
+	same(t, "acme [5,9)", targets(page), wantAcme[5:9])
+	page, _ = must2[store.AuditEntry](t, "acme last page")(s.ListAudit(ctx, "acme", store.Page{Offset: 18, Limit: 10}))
+	same(t, "acme last page", targets(page), wantAcme[18:])
+	if none, total := must2[store.AuditEntry](t, "past the end")(s.ListAudit(ctx, "acme", store.Page{Offset: 20})); len(none) != 0 || total != 20 {
+		t.Fatalf("past the end: %d entries, total %d", len(none), total)
+	}
+	if def, _ := must2[store.AuditEntry](t, "default limit")(s.ListAudit(ctx, "", store.Page{})); len(def) != 40 {
+		t.Fatalf("default page has %d of 40", len(def))
+	}
+}
+
+// testAuditOutlivesTenant: deleting a tenant keeps its audit entries.
+func testAuditOutlivesTenant(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	setupTenant(t, ctx, s, "acme", "1001")
+	must[store.AuditEntry](t, "append")(s.AppendAudit(ctx, audit("acme", "user.link", "1001")))
+	ok(t, "delete tenant", s.DeleteTenant(ctx, "acme"))
+	must[store.AuditEntry](t, "append")(s.AppendAudit(ctx, audit("acme", "tenant.delete", "acme")))
+	got, total := must2[store.AuditEntry](t, "list acme")(s.ListAudit(ctx, "acme", store.Page{}))
+	if total != 2 {
+		t.Fatalf("acme's audit after deleting it: %d entries, want 2", total)
+	}
+	same(t, "acme's audit after deleting it", targets(got), []string{"acme", "1001"})
+	setupTenant(t, ctx, s, "acme")
+	if _, total := must2[store.AuditEntry](t, "list acme")(s.ListAudit(ctx, "acme", store.Page{})); total != 2 {
+		t.Fatalf("re-created acme lists %d entries, want the 2 of before", total)
+	}
+}
+
+// testAuditConcurrent: parallel appends are all kept, and each writer's
+// entries in the order it appended them.
+func testAuditConcurrent(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	const writers, each = 12, 10
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			tenant := []string{"acme", "globex", ""}[w%3]
+			for i := range each {
+				if _, err := s.AppendAudit(ctx, audit(tenant, "user.link", fmt.Sprintf("w%02d-%02d", w, i))); err != nil {
+					t.Errorf("writer %d append %d: %v", w, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	check := func(tenant string, want int) {
+		t.Helper()
+		got := targets(listAllAudit(t, ctx, s, tenant, 25, want))
+		if len(got) != want {
+			t.Fatalf("view %q lists %d entries, want %d", tenant, len(got), want)
+		}
+		last := map[string]int{} // writer → its last index seen, newest first
+		seen := map[string]bool{}
+		for _, tg := range got {
+			if seen[tg] {
+				t.Fatalf("view %q lists %s twice", tenant, tg)
+			}
+			seen[tg] = true
+			w, i := tg[:3], 0
+			_, _ = fmt.Sscanf(tg[4:], "%d", &i)
+			if prev, ok := last[w]; ok && i != prev-1 {
+				t.Fatalf("view %q: writer %s's entry %d after %d, want its entries newest first", tenant, w, i, prev)
+			}
+			last[w] = i
+		}
+	}
+	check("", writers*each)
+	check("acme", writers/3*each)
+	check("globex", writers/3*each)
+}
+
+// testAuditRetention: each view keeps its newest AuditKeep entries. A busy
+// tenant overflowing pushes the others out of the all-tenants view, not
+// out of their own.
+func testAuditRetention(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	for i := range 3 {
+		must[store.AuditEntry](t, "append globex")(s.AppendAudit(ctx, audit("globex", "user.link", fmt.Sprintf("globex-%d", i))))
+	}
+	must[store.AuditEntry](t, "append operator-level")(s.AppendAudit(ctx, store.AuditEntry{Actor: "cli:root", Via: store.ViaCLI, Action: "tenant.create", Target: "acme"}))
+	// acme fills its log (in parallel: the order among these is not checked),
+	// then appends a few more, one after the other.
+	const workers = 16
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < store.AuditKeep; i += workers {
+				if _, err := s.AppendAudit(ctx, audit("acme", "ext.update", fmt.Sprintf("fill-%05d", i))); err != nil {
+					t.Errorf("fill %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	const extra = 5
+	var last []string
+	for i := range extra {
+		must[store.AuditEntry](t, "append last")(s.AppendAudit(ctx, audit("acme", "user.link", fmt.Sprintf("last-%d", i))))
+		last = append([]string{fmt.Sprintf("last-%d", i)}, last...)
+	}
+
+	acme := targets(listAllAudit(t, ctx, s, "acme", store.MaxLimit, store.AuditKeep))
+	if len(acme) != store.AuditKeep {
+		t.Fatalf("acme lists %d entries, want %d", len(acme), store.AuditKeep)
+	}
+	same(t, "acme's newest", acme[:extra], last)
+	fills := map[string]bool{}
+	for _, tg := range acme[extra:] {
+		if !strings.HasPrefix(tg, "fill-") || fills[tg] {
+			t.Fatalf("acme lists %s among its fill entries", tg)
+		}
+		fills[tg] = true
+	}
+	// The all-tenants view holds the newest AuditKeep: acme's alone.
+	same(t, "all tenants = acme's", targets(listAllAudit(t, ctx, s, "", store.MaxLimit, store.AuditKeep)), acme)
+	// globex keeps its own.
+	same(t, "globex", targets(listAllAudit(t, ctx, s, "globex", 10, 3)), []string{"globex-2", "globex-1", "globex-0"})
+	// The oldest kept page and past it.
+	page, total := must2[store.AuditEntry](t, "oldest page")(s.ListAudit(ctx, "acme", store.Page{Offset: store.AuditKeep - 2, Limit: 10}))
+	if total != store.AuditKeep || len(page) != 2 {
+		t.Fatalf("page at %d: %d entries of %d, want 2 of %d", store.AuditKeep-2, len(page), total, store.AuditKeep)
+	}
+	same(t, "oldest page", targets(page), acme[store.AuditKeep-2:])
+	if none, _ := must2[store.AuditEntry](t, "past the end")(s.ListAudit(ctx, "", store.Page{Offset: store.AuditKeep})); len(none) != 0 {
+		t.Fatalf("all-tenants view lists %d entries past AuditKeep", len(none))
+	}
+}
+
 // testPersistence: everything but what expired survives a restart.
 func testPersistence(t *testing.T, open Open) {
 	s, ctx := open(), ctxOf(t)
@@ -1045,6 +1335,7 @@ func testPersistence(t *testing.T, open Open) {
 	if got := must[bool](t, "claim")(s.Claim(ctx, "claims/c1", time.Hour)); !got {
 		t.Fatal("claim refused")
 	}
+	ae := must[store.AuditEntry](t, "audit")(s.AppendAudit(ctx, audit("acme", "user.link", "1001")))
 
 	s = open()
 	same(t, "tenant", must[store.Tenant](t, "tenant")(s.Tenant(ctx, "acme")), tn)
@@ -1065,6 +1356,10 @@ func testPersistence(t *testing.T, open Open) {
 	}
 	if got := must[bool](t, "claim")(s.Claim(ctx, "claims/c1", time.Hour)); got {
 		t.Fatal("a claim was lost in the restart")
+	}
+	for _, view := range []string{"", "acme"} {
+		got, _ := must2[store.AuditEntry](t, "audit")(s.ListAudit(ctx, view, store.Page{}))
+		same(t, "audit after restart", got, []store.AuditEntry{ae})
 	}
 	// Uniqueness still holds after the restart.
 	_, err := s.Link(ctx, link("acme", "1002", "zu1"))
