@@ -8,7 +8,7 @@
 // events onto signals (pure, tested against real FreeSWITCH 1.11 captures),
 // conn.go is the connection (one reader goroutine, serialised commands),
 // adapter.go the reconnect loop, processor and reconciliation, commands.go
-// the commands.
+// the commands, extensions.go the directory's users (bgapi list_users).
 //
 // # Why not eslgo's client
 //
@@ -125,6 +125,7 @@ type Adapter struct {
 	status  atomic.Pointer[error] // nil pointer: ready
 	jobsMu  sync.Mutex
 	jobs    map[string]*Origination
+	apiJobs map[string]*apiJob    // other bgapi commands waiting for their result (extensions.go)
 	legs    *clicktocall.LegWatch // click-to-call legs waited for (clicktocall.go)
 	running atomic.Bool
 }
@@ -168,7 +169,8 @@ func New(o Options) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Adapter{o: o, log: o.Logger, m: m, jobs: make(map[string]*Origination), legs: clicktocall.NewLegWatch(), subs: Subscription(o.FeatureSubclass)}
+	a := &Adapter{o: o, log: o.Logger, m: m, jobs: make(map[string]*Origination), apiJobs: make(map[string]*apiJob),
+		legs: clicktocall.NewLegWatch(), subs: Subscription(o.FeatureSubclass)}
 	a.setStatus(errStarting)
 	return a, nil
 }
@@ -598,6 +600,10 @@ func (a *Adapter) failJobs() {
 		o.finish(fault.Retryable(fmt.Errorf("freeswitch: originate %s: %w", o.LegA, ErrJobLost), 0))
 		delete(a.jobs, id)
 	}
+	for id, j := range a.apiJobs {
+		j.res <- apiResult{err: fault.Retryable(fmt.Errorf("freeswitch: %s: link lost before the result: %w", j.cmd, ErrNotConnected), 0)}
+		delete(a.apiJobs, id)
+	}
 }
 
 // finishJob resolves the origination waiting for job.
@@ -608,7 +614,12 @@ func (a *Adapter) finishJob(job, body string) {
 	a.jobsMu.Lock()
 	o := a.jobs[job]
 	delete(a.jobs, job)
+	j := a.apiJobs[job]
+	delete(a.apiJobs, job)
 	a.jobsMu.Unlock()
+	if j != nil {
+		j.res <- apiResult{body: body} // buffered: never blocks the event loop
+	}
 	if o == nil {
 		return
 	}

@@ -26,7 +26,8 @@ func eventLabel(name string) string {
 }
 
 // Values of the command label of commands_total, and of its result label.
-var commandLabels = [...]string{"originate", "uuid_kill", "uuid_setvar", "uuid_transfer", "uuid_getvar", "show", "other"}
+var commandLabels = [...]string{"originate", "uuid_kill", "uuid_setvar", "uuid_transfer", "uuid_getvar", "show",
+	"list_users", "user_data", "other"}
 
 const (
 	resultOK      = "ok"
@@ -44,7 +45,8 @@ type metrics struct {
 	watchdog       prometheus.Counter
 	reconciled     *prometheus.CounterVec
 	commands       *prometheus.CounterVec
-	lastHeartbeat  atomic.Int64 // unix nanoseconds; 0: none yet
+	extensions     *prometheus.CounterVec // result: listed, malformed, duplicate
+	lastHeartbeat  atomic.Int64           // unix nanoseconds; 0: none yet
 	heartbeatGauge prometheus.GaugeFunc
 }
 
@@ -80,6 +82,10 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) (*metrics, erro
 			Help: "api/bgapi commands sent, by command and result (ok, refused, error).",
 		}, []string{"command", "result"}),
 	}
+	m.extensions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Subsystem: sub, Name: "users_discovered_total",
+		Help: "Directory users read by extension discovery (list_users): listed as extensions, or left out as malformed or duplicate.",
+	}, []string{"result"})
 	m.heartbeatGauge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: ns, Subsystem: sub, Name: "heartbeat_age_seconds",
 		Help: "Seconds since the last HEARTBEAT event (0 before the first).",
@@ -96,11 +102,14 @@ func newMetrics(reg prometheus.Registerer, now func() time.Time) (*metrics, erro
 	for _, a := range []string{"adopted", "lost"} {
 		m.reconciled.WithLabelValues(a)
 	}
+	for _, r := range []string{"listed", "malformed", "duplicate"} {
+		m.extensions.WithLabelValues(r)
+	}
 	if reg == nil {
 		return m, nil
 	}
 	for _, c := range []prometheus.Collector{m.connected, m.reconnects, m.events, m.framesInvalid,
-		m.watchdog, m.reconciled, m.commands, m.heartbeatGauge} {
+		m.watchdog, m.reconciled, m.commands, m.extensions, m.heartbeatGauge} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("freeswitch: metrics: %w", err)
 		}
