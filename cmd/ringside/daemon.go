@@ -20,10 +20,12 @@ import (
 	"github.com/ringside/ringside/adapters/freeswitch"
 	"github.com/ringside/ringside/adapters/httpapi"
 	"github.com/ringside/ringside/adapters/natsbus"
+	"github.com/ringside/ringside/adapters/zoho"
 	"github.com/ringside/ringside/pkg/buildinfo"
 	"github.com/ringside/ringside/pkg/callstate"
 	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/config"
+	"github.com/ringside/ringside/pkg/directory"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/health"
 	"github.com/ringside/ringside/pkg/pipeline"
@@ -56,6 +58,7 @@ type services struct {
 	cfg   config.Config
 	store stateStore
 	zoho  *zohoSide // nil when zoho.client_id is empty
+	dir   *directory.Service
 }
 
 // runDaemon runs Ringside until ctx is cancelled (SIGTERM) or a component
@@ -191,6 +194,21 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	} else {
 		log.Info("zoho off: no click-to-dial or call-control URLs served (zoho.client_id is empty)")
 	}
+	var zc *zoho.Client
+	var disc directory.Discoverer
+	if svc.zoho != nil {
+		zc = svc.zoho.client
+	}
+	if d, ok := pbx.(discoverer); ok {
+		disc = d.discoverer()
+	}
+	if svc.dir, err = newDirectory(cfg, st, zc, disc, log); err != nil {
+		return err
+	}
+	admin := adminSide{cfg: cfg, srv: srv, dir: svc.dir, st: st, bus: b, log: log.Named("admin"), reg: reg}
+	if err := admin.mount(runCtx); err != nil {
+		return orCause(ctx, runCtx, err)
+	}
 	if h.prepare != nil {
 		if err := h.prepare(runCtx, svc); err != nil {
 			return orCause(ctx, runCtx, err)
@@ -245,6 +263,17 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 		}
 	}()
 
+	discoverCtx, stopDiscovery := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopDiscovery()
+	discoveryDone := make(chan struct{})
+	go func() {
+		defer close(discoveryDone)
+		if disc != nil {
+			runDiscovery(discoverCtx, svc.dir, cfg.Admin.DiscoveryInterval, log.Named("discovery"))
+		}
+	}()
+	defer func() { stopDiscovery(); <-discoveryDone }()
+
 	notify(log, daemon.SdNotifyReady)
 	log.Info("ready", zap.Stringer("http", httpAddr))
 	if h.started != nil {
@@ -257,6 +286,8 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	notify(log, daemon.SdNotifyStopping)
 	ready.Drain()
 	click.stop()
+	stopDiscovery()
+	<-discoveryDone
 	stopPBX()
 	<-srcDone
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.DrainTimeout)
