@@ -24,6 +24,8 @@ Commands:
   demo      run the whole pipeline on the embedded default with simulated calls
   zoho      connect a tenant to Zoho, show or drop the connection, list its users
   terminals list, show or reset the default terminals click-to-call rings first
+  accounts  add, list, delete admin logins or set their passwords
+  tokens    create an API token for an admin login
 
 Run 'ringside <command> -h' for the flags of a command.
 `
@@ -59,6 +61,10 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		err = cmdZoho(ctx, rest, env, os.Stdin, stdout, stderr)
 	case "terminals":
 		err = cmdTerminals(ctx, rest, env, stdout, stderr)
+	case "accounts":
+		err = cmdAccounts(ctx, rest, env, os.Stdin, stdout, stderr)
+	case "tokens":
+		err = cmdTokens(ctx, rest, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
