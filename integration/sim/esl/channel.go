@@ -223,6 +223,10 @@ func (s *Server) api(line string) string {
 			return v
 		}
 		return "_undef_"
+	case "list_users":
+		return s.listUsers(f)
+	case "user_data":
+		return s.userData(f)
 	case "uuid_transfer":
 		if len(f) < 2 || s.chans[f[0]] == nil {
 			return errNoChannel.Error() + "\n"

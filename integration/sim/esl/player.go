@@ -317,7 +317,7 @@ func (s *Server) SetOriginateOutcome(outcome string) {
 // bgapi runs a background job. s.mu held; the job itself runs after the
 // reply went out.
 func (s *Server) bgapi(job, line string) {
-	cmd, args, _ := strings.Cut(line, " ")
+	cmd, args, hasArgs := strings.Cut(line, " ")
 	outcome := s.outcome
 	s.jobs.Add(1)
 	go func() {
@@ -335,8 +335,10 @@ func (s *Server) bgapi(job, line string) {
 		} else {
 			result = s.api(line)
 		}
-		e := s.event("BACKGROUND_JOB", "mod_event_socket.c", "api_exec", 1580,
-			h("Job-UUID", job), h("Job-Command", cmd), h("Job-Command-Arg", args))
+		e := s.event("BACKGROUND_JOB", "mod_event_socket.c", "api_exec", 1580, h("Job-UUID", job), h("Job-Command", cmd))
+		if hasArgs { // api_exec adds it only when the command had an argument
+			e.headers = append(e.headers, h("Job-Command-Arg", args))
+		}
 		e.body = result
 		s.emit(e)
 	}()

@@ -4,7 +4,8 @@
 // `command/reply` `+OK accepted` or `-ERR invalid` and a close, `event plain
 // …` (json and xml are refused with -ERR: only plain is simulated), `api`
 // (show channels/calls as json, uuid_kill, uuid_setvar, uuid_getvar,
-// uuid_transfer, status) answered as `api/response` with Content-Length,
+// uuid_transfer, status, and list_users and user_data on a directory of
+// users: directory.go) answered as `api/response` with Content-Length,
 // `bgapi` with a caller-chosen or generated Job-UUID and a later
 // BACKGROUND_JOB, `exit` → `text/disconnect-notice`, HEARTBEAT events, and
 // events serialised as switch_event_serialize does (header order, URL-encoded
@@ -54,6 +55,8 @@ type Options struct {
 	// write; WriteDelay pauses between writes (a slow link).
 	SplitWrites bool
 	WriteDelay  time.Duration
+	// Users are the directory's users: DefaultUsers() when nil.
+	Users []User
 }
 
 // Server is a running simulator.
@@ -71,6 +74,7 @@ type Server struct {
 	commands []string
 	outcome  string // what the next originate does
 	ids      int
+	users    []User
 
 	sent    atomic.Uint64
 	jobs    sync.WaitGroup
@@ -100,10 +104,14 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("eslsim: %w", err)
 	}
+	users := o.Users
+	if users == nil {
+		users = DefaultUsers()
+	}
 	s := &Server{
 		o: o, ln: ln, core: "6f1c0a52-2f6e-4b8e-9d43-5ad1d0c0ffee", now: o.Start,
 		chans: map[string]*Chan{}, conns: map[*client]bool{}, outcome: OutcomeAnswered,
-		done: make(chan struct{}),
+		users: copyUsers(users), done: make(chan struct{}),
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -442,7 +450,11 @@ func (c *client) command(lines []string) bool {
 		c.all, c.names, c.subs = false, nil, nil
 		c.enqueue(reply("+OK no longer listening for events"), false)
 	case "api":
-		c.enqueue(apiResponse(s.api(rest)), false)
+		body := s.api(rest)
+		if body == "" {
+			body = "-ERR no reply\n" // mod_event_socket's api_exec for an empty answer
+		}
+		c.enqueue(apiResponse(body), false)
 	case "bgapi":
 		job := ""
 		for _, l := range lines[1:] {
