@@ -71,6 +71,14 @@ type Options struct {
 	// HTTPClient overrides the HTTP client (its Timeout is kept).
 	HTTPClient *http.Client
 	Now        func() time.Time
+
+	// AfterConnect, when set, may send the browser elsewhere (303) once
+	// the callback has tried to connect a tenant: it gets the request, the
+	// tenant and the outcome (nil: connected; wrapping ErrAccessDenied: the
+	// admin refused consent; another error: it failed) and returns the URL
+	// to go to, or "" to show the callback's own page. The web portal
+	// sends its admins back to the tenant's Zoho page this way.
+	AfterConnect func(r *http.Request, tenant string, err error) string
 }
 
 // Client talks to Zoho for every tenant: OAuth, PhoneBridge v3 and CRM v8.

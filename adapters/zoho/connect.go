@@ -108,9 +108,20 @@ func (c *Client) CallbackHandler() http.Handler {
 			page(http.StatusBadRequest, "This link was already used. Start the connection again.")
 			return
 		}
+		// The outcome of this attempt: AfterConnect may send the browser
+		// elsewhere, else the plain page says it.
+		finish := func(status int, msg string, err error) {
+			if c.o.AfterConnect != nil {
+				if u := c.o.AfterConnect(r, tenant, err); u != "" {
+					http.Redirect(w, r, u, http.StatusSeeOther)
+					return
+				}
+			}
+			page(status, msg)
+		}
 		if e := q.Get("error"); e != "" {
 			c.log.Warn("zoho consent refused", zap.String("tenant", tenant), zap.String("error", e))
-			page(http.StatusForbidden, "Zoho did not grant access ("+e+").")
+			finish(http.StatusForbidden, "Zoho did not grant access ("+e+").", fmt.Errorf("%w (%s)", ErrAccessDenied, e))
 			return
 		}
 		accounts := strings.TrimRight(q.Get("accounts-server"), "/")
@@ -118,7 +129,7 @@ func (c *Client) CallbackHandler() http.Handler {
 			accounts = c.o.AccountsURL
 		}
 		if !c.allowedAccounts(accounts) {
-			page(http.StatusBadRequest, "Unknown Zoho accounts server.")
+			finish(http.StatusBadRequest, "Unknown Zoho accounts server.", errors.New("zoho: unknown accounts server"))
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
@@ -126,14 +137,16 @@ func (c *Client) CallbackHandler() http.Handler {
 		tok, err := c.oauthConfig(accounts, c.o.RedirectURL).Exchange(c.oauthCtx(ctx), q.Get("code"))
 		if err != nil {
 			c.log.Warn("zoho code exchange failed", zap.String("tenant", tenant), zap.String("error", safeErr(err)))
-			page(http.StatusBadGateway, "Zoho refused the authorization ("+safeErr(err)+"). Start the connection again.")
+			finish(http.StatusBadGateway, "Zoho refused the authorization ("+safeErr(err)+"). Start the connection again.",
+				errors.New("zoho: code exchange: "+safeErr(err)))
 			return
 		}
 		if err := c.saveConnection(ctx, tenant, accounts, q.Get("location"), tok); err != nil {
-			page(http.StatusInternalServerError, "Cannot store the connection: "+err.Error())
+			c.log.Warn("zoho connection not stored", zap.String("tenant", tenant), zap.Error(err))
+			finish(http.StatusInternalServerError, "Cannot store the connection: "+err.Error(), err)
 			return
 		}
-		page(http.StatusOK, "Zoho is connected for "+tenant+". You can close this page.")
+		finish(http.StatusOK, "Zoho is connected for "+tenant+". You can close this page.", nil)
 	})
 }
 
