@@ -40,7 +40,7 @@ func newZohoClient(cfg config.Config, st stateStore, log *zap.Logger, reg promet
 		AccountsURL: cfg.Zoho.AccountsURL, APIURL: cfg.Zoho.APIURL, Scopes: cfg.Zoho.ScopeList(),
 		RedirectURL: redirectURL(cfg), Tenants: st, Records: st, Claims: st, Cipher: ci,
 		Timeout: cfg.Zoho.Timeout, RefreshAhead: cfg.Zoho.RefreshAhead, Concurrency: cfg.Zoho.Concurrency,
-		PausedRetry: cfg.Zoho.PausedRetry, Logger: log, Registerer: reg,
+		PausedRetry: cfg.Zoho.PausedRetry, Logger: log, Registerer: reg, AfterConnect: portalReturn,
 	})
 }
 
