@@ -24,6 +24,7 @@
 // Zoho and the PBX are reached through the small interfaces declared here;
 // main adapts *zoho.Client and the PBX adapters to them. Errors wrap the
 // store's sentinels (store.ErrNotFound, ErrConflict, ErrInvalid) or this
-// package's ErrForbidden, ErrUnauthorized and ErrNotConnected, so each
-// surface maps them to its own status (exit code, HTTP status, flash).
+// package's ErrForbidden, ErrUnauthorized, ErrNotConnected, ErrNoPBX and
+// ErrZoho, so each surface maps them to its own status (exit code, HTTP
+// status, flash).
 package directory

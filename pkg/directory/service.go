@@ -26,6 +26,10 @@ var (
 	ErrNotConnected = errors.New("zoho integration not connected")
 	// ErrNoPBX: this process has no PBX connection to discover from.
 	ErrNoPBX = errors.New("no PBX connection in this process")
+	// ErrZoho: Zoho refused or failed a request the action needs (listing
+	// the org's users, registering a user); the message says what Zoho
+	// answered.
+	ErrZoho = errors.New("zoho request failed")
 )
 
 // Surfaces an Actor acts through (store.AuditEntry.Via).

@@ -220,7 +220,7 @@ func (s *Service) orgUsers(ctx context.Context, tenant string) ([]ZohoUser, erro
 	}
 	us, err := s.o.Zoho.Users(ctx, tenant)
 	if err != nil {
-		return nil, fmt.Errorf("zoho: users of %s: %w", tenant, err)
+		return nil, fmt.Errorf("users of %s: %w: %w", tenant, ErrZoho, err)
 	}
 	s.mu.Lock()
 	s.zohoUsers[tenant] = cachedUsers{at: s.now(), users: us}
@@ -293,7 +293,7 @@ func (s *Service) link(ctx context.Context, a Actor, tenant, ext, who string) (s
 		if _, uerr := s.o.Store.Unlink(context.WithoutCancel(ctx), tenant, ext); uerr != nil {
 			s.log.Error("undoing a link Zoho refused failed", zap.String("tenant", tenant), zap.String("extension", ext), zap.Error(uerr))
 		}
-		return store.Link{}, fmt.Errorf("zoho refused to register %s, link undone: %w", u.Email, err)
+		return store.Link{}, fmt.Errorf("register %s, link undone: %w: %w", u.Email, ErrZoho, err)
 	}
 	return l, nil
 }

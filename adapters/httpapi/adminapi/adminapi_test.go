@@ -176,7 +176,7 @@ func TestOpenAPIOperations(t *testing.T) {
 	for _, c := range at(t, doc, "components", "schemas", "Error", "properties", "error", "properties", "code", "enum").([]any) {
 		codes = append(codes, c.(string))
 	}
-	want := []string{codeNotFound, codeConflict, codeInvalid, codeForbidden, codeUnauthorized, codeNotConnected, codeNoPBX, codeInternal}
+	want := []string{codeNotFound, codeConflict, codeInvalid, codeForbidden, codeUnauthorized, codeNotConnected, codeNoPBX, codeZoho, codeInternal}
 	slices.Sort(codes)
 	slices.Sort(want)
 	if !slices.Equal(codes, want) {
@@ -419,6 +419,7 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("x: %w", directory.ErrUnauthorized), 401, codeUnauthorized},
 		{fmt.Errorf("x: %w", directory.ErrNotConnected), 409, codeNotConnected},
 		{directory.ErrNoPBX, 503, codeNoPBX},
+		{fmt.Errorf("x: %w: %w", directory.ErrZoho, errors.New("http 400 INVALID_DATA")), 502, codeZoho},
 		{errors.New("redis: dial tcp 10.0.0.1:6379: secret-ish detail"), 500, codeInternal},
 	} {
 		e := classify(tc.err)

@@ -38,7 +38,9 @@
 // unauthorized 401 (with WWW-Authenticate: Bearer), forbidden 403,
 // not_found 404, conflict 409, not_connected 409, invalid 400 (and 405,
 // 413, 415 for a wrong method, an oversized body or a body that is not
-// JSON), no_pbx 503, internal 500 (the cause is logged, never sent).
+// JSON), no_pbx 503, zoho_error 502 (Zoho refused what the action needs;
+// its answer is in the message), internal 500 (the cause is logged, never
+// sent).
 //
 // Requests are counted in ringside_api_requests_total{route,code}, route
 // being the matched pattern ("GET /api/v1/tenants/{tenant}") or "other".

@@ -18,6 +18,7 @@ const (
 	codeUnauthorized = "unauthorized"
 	codeNotConnected = "not_connected"
 	codeNoPBX        = "no_pbx"
+	codeZoho         = "zoho_error"
 	codeInternal     = "internal"
 )
 
@@ -48,6 +49,8 @@ func classify(err error) apiError {
 		return apiError{http.StatusConflict, codeNotConnected, err.Error()}
 	case errors.Is(err, directory.ErrNoPBX):
 		return apiError{http.StatusServiceUnavailable, codeNoPBX, err.Error()}
+	case errors.Is(err, directory.ErrZoho):
+		return apiError{http.StatusBadGateway, codeZoho, err.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return apiError{http.StatusNotFound, codeNotFound, err.Error()}
 	case errors.Is(err, store.ErrConflict):
