@@ -180,3 +180,27 @@ func check(t *testing.T, what string, got, want []store.Extension) {
 		}
 	}
 }
+
+// TestDiscoveryAgreesWithCalls: an extension is listed with the tenant and
+// number a call from its phone gets, whichever the rule.
+func TestDiscoveryAgreesWithCalls(t *testing.T) {
+	p := Parties{Extension: regexp.MustCompile(`^[a-z]+-([0-9]{2,6})$`)}
+	p.defaults()
+	conf := map[string]map[string]string{"acme-1001": {"context": "acme-internal", "callerid": `"Ana" <1001>`, "TENANT": "acme"}}
+	call := `{"type":"ChannelCreated","timestamp":"2026-11-21T10:00:00.000+0000","channel":{"id":"a","name":"PJSIP/acme-1001-00000001",` +
+		`"state":"Ring","caller":{"name":"Ana","number":"1001"},"dialplan":{"context":"acme-internal","exten":"+4930123456"},` +
+		`"creationtime":"2026-11-21T10:00:00.000+0000","channelvars":{"TENANT":"acme"}}}`
+	for _, rule := range []config.TenantRule{
+		{From: config.TenantContextPrefix, Separator: "-"},
+		{From: config.TenantVariable, Variable: "TENANT"},
+		{From: config.TenantFixed},
+	} {
+		tn := Tenants{Rule: rule}
+		sigs := feed(t, NewTranslator(TranslatorOptions{Parties: p, Tenants: tn}), call)
+		exts, _ := extensionsFrom([]Endpoint{{Technology: "PJSIP", Resource: "acme-1001"}}, conf, &p, tn)
+		if len(sigs) != 1 || len(exts) != 1 || sigs[0].Party != callstate.PartyExtension ||
+			sigs[0].Tenant != exts[0].Tenant || sigs[0].Number != exts[0].Number || exts[0].Number != "1001" {
+			t.Errorf("%+v: call %+v, listing %+v", rule, sigs, exts)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ringside/ringside/pkg/callstate"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/fault"
 	"github.com/ringside/ringside/pkg/store"
@@ -157,5 +159,31 @@ func TestExtensionsNeedTheEventSocket(t *testing.T) {
 	_, err = a.Extensions(context.Background())
 	if !errors.Is(err, ErrNotConnected) || fault.IsPermanent(err) || err.Error() != "freeswitch: list_users: not connected" {
 		t.Fatalf("%v", err)
+	}
+}
+
+// TestDiscoveryAgreesWithCalls: a user is listed with the tenant and number
+// a call from its phone gets (CHANNEL_CREATE of an inbound leg on the
+// internal profile, as sofia sends it after the phone authenticated).
+func TestDiscoveryAgreesWithCalls(t *testing.T) {
+	create := ParseEvent("Event-Name: CHANNEL_CREATE\nUnique-ID: u1\nCall-Direction: inbound\n" +
+		"Channel-Name: sofia/internal/1001@192.0.2.11:5060\nCaller-Username: 1001\nCaller-Caller-ID-Number: 1001\n" +
+		"Caller-Caller-ID-Name: Ana\nCaller-Destination-Number: %2B4930123456\nCaller-Context: acme-internal\n" +
+		"variable_domain_name: acme\nvariable_user_name: 1001\nvariable_user_context: acme-internal\n" +
+		"variable_ringside_tenant: acme\n\n")
+	user := DirectoryUser{ID: "1001", Context: "acme-internal", Domain: "acme", Name: "Ana"}
+	for _, rule := range []config.TenantRule{
+		{From: config.TenantVariable, Variable: "domain_name"},
+		{From: config.TenantVariable, Variable: "ringside_tenant"},
+		{From: config.TenantContextPrefix, Separator: "-"},
+		{From: config.TenantFixed},
+	} {
+		tr := NewTranslator(TranslateOptions{DefaultTenant: "default", Tenant: rule})
+		sigs := tr.Translate(&create, time.Time{}, nil)
+		exts, _ := extensionsFrom([]DirectoryUser{user}, map[[2]string]string{{"1001", "acme"}: "acme"}, tr)
+		if len(sigs) != 1 || len(exts) != 1 || sigs[0].Party != callstate.PartyExtension ||
+			sigs[0].Tenant != exts[0].Tenant || sigs[0].Number != exts[0].Number || exts[0].Number != "1001" {
+			t.Errorf("%+v: call %+v, listing %+v", rule, sigs, exts)
+		}
 	}
 }
