@@ -367,7 +367,7 @@ func newPBX(cfg config.Config, log *zap.Logger) func(prometheus.Registerer) (sig
 			if err != nil {
 				return nil, err
 			}
-			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready, calls: a}, nil
+			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready, calls: a, disc: a}, nil
 		case config.PBXFreeSWITCH:
 			a, err := freeswitch.New(freeswitch.Options{FreeSWITCH: cfg.PBX.FreeSWITCH, PBX: cfg.PBX,
 				ExternalProfiles: splitList(cfg.PBX.FreeSWITCH.ExternalProfiles),
@@ -375,7 +375,7 @@ func newPBX(cfg config.Config, log *zap.Logger) func(prometheus.Registerer) (sig
 			if err != nil {
 				return nil, err
 			}
-			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready, calls: a}, nil
+			return pbxSource{run: func(ctx context.Context, p *pipeline.Pipeline) error { return a.Run(ctx, p) }, ready: a.Ready, calls: a, disc: a}, nil
 		default:
 			return nil, fmt.Errorf("unknown pbx.kind %q", cfg.PBX.Kind)
 		}
@@ -402,11 +402,13 @@ type pbxSource struct {
 	run   func(context.Context, *pipeline.Pipeline) error
 	ready func() error
 	calls callPBX
+	disc  directory.Discoverer
 }
 
 func (s pbxSource) Run(ctx context.Context, p *pipeline.Pipeline) error { return s.run(ctx, p) }
 func (s pbxSource) Ready() error                                        { return s.ready() }
 func (s pbxSource) callPBX() callPBX                                    { return s.calls }
+func (s pbxSource) discoverer() directory.Discoverer                    { return s.disc }
 
 // splitList splits a comma-separated configuration value, dropping blanks.
 func splitList(s string) []string {
