@@ -8,10 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/ringside/ringside/pkg/clicktocall"
-	"github.com/ringside/ringside/pkg/config"
+	"github.com/ringside/ringside/pkg/directory"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/store"
 )
@@ -65,12 +63,9 @@ func cmdTerminals(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := config.Load(*path, env)
+	cfg, err := loadConfig(*path, env, stderr)
 	if err != nil {
-		for _, p := range splitJoined(err) {
-			fmt.Fprintf(stderr, "%s: %v\n", *path, p)
-		}
-		return fmt.Errorf("%s: invalid configuration", *path)
+		return err
 	}
 	if *tenant == "" {
 		*tenant = cfg.PBX.DefaultTenant
@@ -79,27 +74,19 @@ func cmdTerminals(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		fmt.Fprintf(stderr, "ringside terminals %s: invalid tenant %q\n", sub, *tenant)
 		return errUsage
 	}
-	log, err := newLogger("warn", "console", stderr)
+	ac, err := openAdmin(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}
-	st, closeStore, err := openCLIStore(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer closeStore()
-	terms, err := clicktocall.NewTerminals(st, st, log, prometheus.NewRegistry())
-	if err != nil {
-		return err
-	}
-	if _, err := st.Tenant(ctx, *tenant); errors.Is(err, store.ErrNotFound) {
+	defer ac.close()
+	if _, err := ac.dir.Tenant(ctx, ac.actor, *tenant); errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no tenant %s", *tenant)
 	} else if err != nil {
-		return err
+		return ac.explain(err, *tenant)
 	}
 	switch sub {
 	case "list":
-		ts, err := terms.List(ctx, *tenant)
+		ts, err := ac.terminals(ctx, *tenant)
 		if err != nil {
 			return err
 		}
@@ -114,11 +101,15 @@ func cmdTerminals(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		}
 		return w.Flush()
 	case "show":
-		t, err := terms.Show(ctx, *tenant, *ext)
+		u, err := ac.dir.User(ctx, ac.actor, *tenant, *ext)
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("tenant %s has no extension %s", *tenant, *ext)
 		} else if err != nil {
-			return err
+			return ac.explain(err, *tenant)
+		}
+		t := store.Terminal{Tenant: *tenant, Extension: *ext, Device: u.Device} // none set: the extension itself
+		if u.Terminal != nil {
+			t = *u.Terminal
 		}
 		fmt.Fprintf(stdout, "%s\t%s", t.Extension, clicktocall.Describe(t))
 		if t.Kind == "" {
@@ -129,16 +120,34 @@ func cmdTerminals(ctx context.Context, args, env []string, stdout, stderr io.Wri
 		fmt.Fprintln(stdout)
 		return nil
 	default:
-		if _, err := st.Extension(ctx, *tenant, *ext); errors.Is(err, store.ErrNotFound) {
+		if err := ac.dir.ResetTerminal(ctx, ac.actor, *tenant, *ext); errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("tenant %s has no extension %s", *tenant, *ext)
 		} else if err != nil {
-			return err
-		}
-		if err := terms.Reset(ctx, *tenant, *ext); err != nil {
-			return err
+			return ac.explain(err, *tenant)
 		}
 		fmt.Fprintf(stdout, "Default terminal of extension %s (tenant %s) reset: click-to-call rings the extension itself.\n", *ext, *tenant)
 		return nil
+	}
+}
+
+// terminals lists the default terminals of a tenant's extensions that have
+// one, ordered by extension, from every page of the users table.
+func (ac *adminCmd) terminals(ctx context.Context, tenant string) ([]store.Terminal, error) {
+	var out []store.Terminal
+	for off := 0; ; {
+		rows, total, err := ac.dir.Users(ctx, ac.actor, tenant, directory.Query{Page: store.Page{Offset: off, Limit: store.MaxLimit}})
+		if err != nil {
+			return nil, ac.explain(err, tenant)
+		}
+		for _, u := range rows {
+			if u.Terminal != nil {
+				out = append(out, *u.Terminal)
+			}
+		}
+		off += len(rows)
+		if len(rows) == 0 || off >= total {
+			return out, nil
+		}
 	}
 }
 
