@@ -132,10 +132,11 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 }
 
 // finishDelete sweeps a tenant's directory keys, links first (so no link
-// is ever half visible), then removes its tombstone.
+// is ever half visible), and its webhooks' delivery logs, then removes its
+// tombstone.
 func (s *Store) finishDelete(ctx context.Context, id string, tombRev uint64) error {
 	t := escape(id)
-	for _, filter := range []string{"link." + t + ".*", "linkzu." + t + ".*", "term." + t + ".*", "ext." + t + ".*"} {
+	for _, filter := range []string{"link." + t + ".*", "linkzu." + t + ".*", "term." + t + ".*", "ext." + t + ".*", "webhook." + t + ".*"} {
 		keys, err := listKeys(ctx, s.dir, filter)
 		if err != nil {
 			return err
@@ -145,6 +146,9 @@ func (s *Store) finishDelete(ctx context.Context, id string, tombRev uint64) err
 				return err
 			}
 		}
+	}
+	if err := s.deliveries.purge(ctx, s.deliverySubject(id, "*")); err != nil {
+		return err
 	}
 	if err := s.dir.Delete(ctx, key("tenant", id), jetstream.LastRevision(tombRev)); err != nil && !isMismatch(err) {
 		return err

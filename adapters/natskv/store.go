@@ -14,6 +14,7 @@
 //	             link.<t>.<n>           link (JSON), by extension: the forward key
 //	             linkzu.<t>.<zu>        {"extension","at"}, by Zoho user: the reverse key
 //	             term.<t>.<n>           default terminal (JSON)
+//	             webhook.<t>.<id>       webhook subscription (JSON); Version is the KV revision
 //	P_admin      account.<u>            admin account (JSON); Version is the KV revision
 //	             session.<id>           session (JSON), per-message TTL
 //	             sessionof.<u>.<id>     empty: the account's sessions, same TTL
@@ -28,6 +29,13 @@
 // the newest AuditKeep messages of the stream. audit.go explains how a page
 // is read newest first without reading the whole log. The audit outlives
 // its tenant: DeleteTenant leaves the stream alone.
+//
+// # Webhook delivery log
+//
+// The delivery log is the stream P_deliveries, one message (the attempt's
+// JSON) per attempt on P.delivery.<t>.<id>, at most store.DeliveryKeep per
+// subscription, read like the audit log. Deleting a subscription or its
+// tenant purges its subjects.
 //
 // # Expiry
 //
@@ -98,10 +106,9 @@ type Store struct {
 	dir, admin, cache, keys jetstream.KeyValue
 	now                     func() time.Time
 
-	// The audit log (audit.go): its stream, the stream's name, its
-	// subjects' prefix ("<prefix>.audit.") and its direct get subject.
-	audit                             jetstream.Stream
-	auditName, auditPrefix, directGet string
+	// The audit log (audit.go) and the webhook delivery log (webhooks.go),
+	// streams read by msglog.go.
+	audit, deliveries *msgLog
 }
 
 // reservationLease is how long a reverse key without its forward key
@@ -116,8 +123,8 @@ const markerTTL = time.Minute
 var validPrefix = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // New opens (creating or updating) the store's buckets, named
-// <prefix>_directory, _admin, _cache and _keys, and its audit stream
-// <prefix>_audit; a trailing ":" of prefix is dropped, so the Redis prefix
+// <prefix>_directory, _admin, _cache and _keys, its audit stream
+// <prefix>_audit and its webhook delivery log <prefix>_deliveries; a trailing ":" of prefix is dropped, so the Redis prefix
 // "ringside:" also works. One replica. Opening is idempotent: the daemon
 // and CLI commands connecting to its server both call New.
 func New(ctx context.Context, js jetstream.JetStream, prefix string) (*Store, error) {
@@ -153,6 +160,9 @@ func New(ctx context.Context, js jetstream.JetStream, prefix string) (*Store, er
 		*b.kv = kv
 	}
 	if err := s.openAudit(ctx, prefix); err != nil {
+		return nil, err
+	}
+	if err := s.openWebhooks(ctx, prefix); err != nil {
 		return nil, err
 	}
 	return s, nil

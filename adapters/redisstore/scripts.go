@@ -15,7 +15,9 @@ import "github.com/redis/go-redis/v9"
 // scripts that cascade (deleteTenant, createSession, deleteSessions) build
 // some key names from ARGV: fine in that single slot. The audit lists share
 // their own {audit} tag instead: appendAuditScript touches only them, and
-// they stay out of the directory's slot.
+// they stay out of the directory's slot. A webhook delivery log is one list
+// with no tag (a MULTI of LPUSH and LTRIM on it); deleting a subscription
+// or its tenant deletes the log after the script.
 
 // casScript: KEYS[1] doc; ARGV[1] the raw value read, ARGV[2] the new one.
 // Returns 1 when written, 0 when the value changed meanwhile, -1 when gone.
@@ -82,8 +84,10 @@ redis.call('ZREM', KEYS[3], ARGV[2])
 return 1`)
 
 // deleteTenantScript: KEYS[1] tenant, KEYS[2] tenants index, KEYS[3]
-// extensions index, KEYS[4] links index; ARGV[1] the directory key prefix
-// ("ringside:{dir}:"), ARGV[2] tenant id. Returns 1 deleted, -1 missing.
+// extensions index, KEYS[4] links index, KEYS[5] webhooks index; ARGV[1]
+// the directory key prefix ("ringside:{dir}:"), ARGV[2] tenant id.
+// Returns -1 when missing, else the webhooks index members ("<t>.<id>") of
+// the subscriptions it deleted (their delivery logs are in another slot).
 var deleteTenantScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local p, t = ARGV[1], ARGV[2]
@@ -101,9 +105,14 @@ end
 for _, num in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
   redis.call('DEL', p .. 'ext:' .. t .. '.' .. num, p .. 'term:' .. t .. '.' .. num)
 end
+local hooks = redis.call('ZRANGEBYLEX', KEYS[5], '[' .. t .. '.', '(' .. t .. '/')
+for _, m in ipairs(hooks) do
+  redis.call('DEL', p .. 'webhook:' .. m)
+  redis.call('ZREM', KEYS[5], m)
+end
 redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
 redis.call('ZREM', KEYS[2], t)
-return 1`)
+return hooks`)
 
 // createSessionScript: KEYS[1] account, KEYS[2] session, KEYS[3] the
 // account's session set; ARGV[1] session JSON, ARGV[2] id, ARGV[3] expiry
@@ -150,4 +159,12 @@ for _, k in ipairs(KEYS) do
   redis.call('LPUSH', k, ARGV[1])
   redis.call('LTRIM', k, 0, tonumber(ARGV[2]) - 1)
 end
+return 1`)
+
+// deleteWebhookScript: KEYS[1] subscription, KEYS[2] webhooks index;
+// ARGV[1] index member. Returns 1 deleted, -1 missing.
+var deleteWebhookScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 return 1`)

@@ -23,19 +23,27 @@
 //	Precord:<key>             record id, native TTL
 //	P{audit}:all              list of every audit entry (JSON), newest first
 //	P{audit}:tenant:<t>       list of the tenant's audit entries (JSON), newest first
+//	P{dir}:webhooks           sorted set of "<t>.<id>", every webhook subscription
+//	P{dir}:webhook:<t>.<id>   webhook subscription (JSON)
+//	Pdeliveries:<t>.<id>      list of its delivery attempts (JSON), newest first
 //
 // Sorted sets hold every member at score 0, so they order bytewise and page
 // with ZRANGE offset, offset+limit-1. Multi-key changes are Lua scripts
 // (scripts.go explains why). The audit lists are pushed at the head and
 // trimmed to store.AuditKeep in one script, and page with LRANGE; they
-// outlive their tenant (DeleteTenant leaves them).
+// outlive their tenant (DeleteTenant leaves them). A webhook subscription
+// id has no dots, so one index of "<t>.<id>" serves both listings (a
+// tenant's is a lexicographic range); a delivery log is trimmed to
+// store.DeliveryKeep and goes with its subscription or tenant.
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -88,6 +96,10 @@ func (s *Store) sessionsKey(u string) string   { return s.dir + "sessions:" + u 
 func (s *Store) lookupKey(t, n string) string  { return s.prefix + "lookup:" + t + "." + n }
 func (s *Store) claimKey(k string) string      { return s.prefix + "claim:" + k }
 func (s *Store) recordKey(k string) string     { return s.prefix + "record:" + k }
+
+func (s *Store) webhooksKey() string               { return s.dir + "webhooks" }
+func (s *Store) webhookKey(t, id string) string    { return s.dir + "webhook:" + t + "." + id }
+func (s *Store) deliveriesKey(t, id string) string { return s.prefix + "deliveries:" + t + "." + id }
 
 // auditKey is the audit list of tenant t, or of all tenants when t is "".
 func (s *Store) auditKey(t string) string {
@@ -241,12 +253,23 @@ func (s *Store) cas(ctx context.Context, key, raw, next string) error {
 
 func (s *Store) DeleteTenant(ctx context.Context, id string) error {
 	r, err := deleteTenantScript.Run(ctx, s.c,
-		[]string{s.tenantKey(id), s.tenantsKey(), s.extsKey(id), s.linksKey(id)}, s.dir, id).Int()
+		[]string{s.tenantKey(id), s.tenantsKey(), s.extsKey(id), s.linksKey(id), s.webhooksKey()}, s.dir, id).Result()
 	if err != nil {
 		return fmt.Errorf("redisstore: delete tenant %s: %w", id, err)
 	}
-	if r == -1 {
+	hooks, ok := r.([]any)
+	if !ok {
 		return fmt.Errorf("redisstore: delete tenant %s: %w", id, store.ErrNotFound)
+	}
+	if len(hooks) > 0 {
+		logs := make([]string, len(hooks))
+		for i, m := range hooks {
+			member, _ := m.(string)
+			logs[i] = s.prefix + "deliveries:" + member
+		}
+		if err := s.c.Del(ctx, logs...).Err(); err != nil {
+			return fmt.Errorf("redisstore: delete tenant %s: webhook delivery logs: %w", id, err)
+		}
 	}
 	return nil
 }
@@ -705,6 +728,135 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, p store.Page) ([]s
 	for i, v := range vals.Val() {
 		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
 			return nil, 0, fmt.Errorf("redisstore: list %s: decode %s: %w", what, k, err)
+		}
+	}
+	return out, int(n.Val()), nil
+}
+
+// Webhooks.
+
+func (s *Store) CreateWebhook(ctx context.Context, w store.Webhook) (store.Webhook, error) {
+	if err := w.Validate(); err != nil {
+		return store.Webhook{}, fmt.Errorf("redisstore: create webhook: %w", err)
+	}
+	what := w.Tenant + "/" + w.ID
+	now := s.now()
+	w.Version, w.CreatedAt, w.UpdatedAt = firstVersion(now), now, now
+	r, err := createScript.Run(ctx, s.c, []string{s.webhookKey(w.Tenant, w.ID), s.webhooksKey(), s.tenantKey(w.Tenant)},
+		mustJSON(w), w.Tenant+"."+w.ID, "1").Int()
+	switch {
+	case err != nil:
+		return store.Webhook{}, fmt.Errorf("redisstore: create webhook %s: %w", what, err)
+	case r == -1:
+		return store.Webhook{}, fmt.Errorf("redisstore: create webhook %s: tenant %s: %w", what, w.Tenant, store.ErrNotFound)
+	case r == 0:
+		return store.Webhook{}, fmt.Errorf("redisstore: create webhook %s: exists: %w", what, store.ErrConflict)
+	}
+	return w, nil
+}
+
+func (s *Store) Webhook(ctx context.Context, tenant, id string) (store.Webhook, error) {
+	var w store.Webhook
+	if _, err := s.get(ctx, s.webhookKey(tenant, id), &w); err != nil {
+		return store.Webhook{}, fmt.Errorf("redisstore: webhook %s/%s: %w", tenant, id, err)
+	}
+	return w, nil
+}
+
+func (s *Store) ListWebhooks(ctx context.Context, tenant string) ([]store.Webhook, error) {
+	what := "webhooks"
+	var members []string
+	var err error
+	if tenant == "" {
+		members, err = s.c.ZRange(ctx, s.webhooksKey(), 0, -1).Result()
+	} else {
+		what = "webhooks of " + tenant
+		members, err = s.c.ZRangeByLex(ctx, s.webhooksKey(), &redis.ZRangeBy{Min: "[" + tenant + ".", Max: "(" + tenant + "/"}).Result()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: list %s: %w", what, err)
+	}
+	out, err := mget[store.Webhook](ctx, s, members, func(m string) string { return s.dir + "webhook:" + m })
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: list %s: %w", what, err)
+	}
+	slices.SortFunc(out, func(a, b store.Webhook) int {
+		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+func (s *Store) UpdateWebhook(ctx context.Context, w store.Webhook) (store.Webhook, error) {
+	if err := w.Validate(); err != nil {
+		return store.Webhook{}, fmt.Errorf("redisstore: update webhook: %w", err)
+	}
+	what := w.Tenant + "/" + w.ID
+	var cur store.Webhook
+	raw, err := s.get(ctx, s.webhookKey(w.Tenant, w.ID), &cur)
+	if err != nil {
+		return store.Webhook{}, fmt.Errorf("redisstore: update webhook %s: %w", what, err)
+	}
+	if cur.Version != w.Version {
+		return store.Webhook{}, fmt.Errorf("redisstore: update webhook %s: version %d, stored %d: %w", what, w.Version, cur.Version, store.ErrConflict)
+	}
+	w.Version, w.CreatedAt, w.UpdatedAt = cur.Version+1, cur.CreatedAt, s.now()
+	if err := s.cas(ctx, s.webhookKey(w.Tenant, w.ID), raw, mustJSON(w)); err != nil {
+		return store.Webhook{}, fmt.Errorf("redisstore: update webhook %s: %w", what, err)
+	}
+	return w, nil
+}
+
+func (s *Store) DeleteWebhook(ctx context.Context, tenant, id string) error {
+	what := tenant + "/" + id
+	r, err := deleteWebhookScript.Run(ctx, s.c, []string{s.webhookKey(tenant, id), s.webhooksKey()}, tenant+"."+id).Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("redisstore: delete webhook %s: %w", what, err)
+	case r == -1:
+		return fmt.Errorf("redisstore: delete webhook %s: %w", what, store.ErrNotFound)
+	}
+	if err := s.c.Del(ctx, s.deliveriesKey(tenant, id)).Err(); err != nil {
+		return fmt.Errorf("redisstore: delete webhook %s: delivery log: %w", what, err)
+	}
+	return nil
+}
+
+func (s *Store) AppendDelivery(ctx context.Context, d store.Delivery) (store.Delivery, error) {
+	if err := d.Validate(); err != nil {
+		return store.Delivery{}, fmt.Errorf("redisstore: append delivery: %w", err)
+	}
+	d.Time = d.Time.UTC()
+	k := s.deliveriesKey(d.Tenant, d.Webhook)
+	if _, err := s.c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.LPush(ctx, k, mustJSON(d))
+		pipe.LTrim(ctx, k, 0, store.DeliveryKeep-1)
+		return nil
+	}); err != nil {
+		return store.Delivery{}, fmt.Errorf("redisstore: append delivery to %s/%s: %w", d.Tenant, d.Webhook, err)
+	}
+	return d, nil
+}
+
+func (s *Store) ListDeliveries(ctx context.Context, tenant, id string, p store.Page) ([]store.Delivery, int, error) {
+	what := tenant + "/" + id
+	p, err := p.Norm()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisstore: list deliveries of %s: %w", what, err)
+	}
+	k := s.deliveriesKey(tenant, id)
+	var n *redis.IntCmd
+	var vals *redis.StringSliceCmd
+	if _, err := s.c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		n = pipe.LLen(ctx, k)
+		vals = pipe.LRange(ctx, k, int64(p.Offset), int64(p.Offset+p.Limit-1))
+		return nil
+	}); err != nil {
+		return nil, 0, fmt.Errorf("redisstore: list deliveries of %s: %w", what, err)
+	}
+	out := make([]store.Delivery, len(vals.Val()))
+	for i, v := range vals.Val() {
+		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
+			return nil, 0, fmt.Errorf("redisstore: list deliveries of %s: decode: %w", what, err)
 		}
 	}
 	return out, int(n.Val()), nil

@@ -113,11 +113,20 @@ func TestKeyLayout(t *testing.T) {
 	if _, err := s.AppendAudit(ctx, store.AuditEntry{Actor: "ana", Via: store.ViaPortal, Tenant: "acme", Action: "user.link", Target: "1001"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.CreateWebhook(ctx, store.Webhook{Tenant: "acme", ID: "wh_1", URL: "https://crm.example/",
+		Secret: "whsec_0123456789abcdef", State: store.WebhookPending}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AppendDelivery(ctx, store.Delivery{Time: time.Now(), Tenant: "acme", Webhook: "wh_1", EventID: "evt_1",
+		EventType: "call.ended", Attempt: 1, Result: store.DeliveryOK, Status: 200}); err != nil {
+		t.Fatal(err)
+	}
 	p := s.prefix
 	for _, k := range []string{
 		p + "{dir}:tenants", p + "{dir}:tenant:acme", p + "{dir}:exts:acme", p + "{dir}:ext:acme.1001",
 		p + "{dir}:links:acme", p + "{dir}:link:acme.1001", p + "{dir}:linkzu:acme.42",
 		p + "lookup:acme.+4930123456", p + "claim:k", p + "{audit}:all", p + "{audit}:tenant:acme",
+		p + "{dir}:webhooks", p + "{dir}:webhook:acme.wh_1", p + "deliveries:acme.wh_1",
 	} {
 		if n, err := s.c.Exists(ctx, k).Result(); err != nil || n != 1 {
 			t.Errorf("key %s: exists=%d err=%v", k, n, err)

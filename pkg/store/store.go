@@ -2,8 +2,9 @@
 // and across restarts: tenants and their Zoho connection, the extensions the
 // PBX reports, the links between extensions and Zoho users with their
 // per-user switches, default terminals, the caller-lookup cache, idempotency
-// keys and CRM record ids, the admin accounts and sessions, and the audit
-// log of what the admins did.
+// keys and CRM record ids, the admin accounts and sessions, the audit log of
+// what the admins did, and the tenants' webhook subscriptions with the log
+// of their deliveries.
 //
 // The contract is PBX- and backend-neutral. Two implementations pass one
 // contract suite (pkg/store/storetest): adapters/redisstore (Redis) and
@@ -22,7 +23,8 @@
 //   - Secrets arrive ready to store: the refresh token is already encrypted,
 //     passwords and session tokens already hashed. The store never logs them.
 //   - Lists are ordered bytewise by their key (tenant id, extension number,
-//     username); the audit log is listed newest first.
+//     username; tenant then id for webhooks); the audit and delivery logs
+//     are listed newest first.
 package store
 
 import (
@@ -60,6 +62,7 @@ type Store interface {
 	Accounts
 	Sessions
 	Audit
+	Webhooks
 }
 
 // Tenants are the companies served: each has its own Zoho connection, mode
@@ -76,8 +79,9 @@ type Tenants interface {
 	// UpdatedAt. ErrConflict if the stored tenant changed since t was read,
 	// ErrNotFound if it is gone. CreatedAt is kept. See ModifyTenant.
 	UpdateTenant(ctx context.Context, t Tenant) (Tenant, error)
-	// DeleteTenant removes the tenant with its extensions, links and
-	// default terminals (unregister the linked users at Zoho first). Its
+	// DeleteTenant removes the tenant with its extensions, links, default
+	// terminals and webhook subscriptions with their delivery logs
+	// (unregister the linked users at Zoho first). Its
 	// lookup-cache entries expire on their own; admin accounts of the tenant
 	// are kept (delete them through Accounts); its audit entries are kept
 	// too: the audit outlives the tenant (and a tenant created again with
@@ -247,4 +251,40 @@ type Audit interface {
 	// appended may be shifted by those appended meanwhile, as between two
 	// pages.
 	ListAudit(ctx context.Context, tenant string, p Page) ([]AuditEntry, int, error)
+}
+
+// DeliveryKeep is how many attempts the delivery log keeps per webhook
+// subscription: an append beyond it drops the oldest.
+const DeliveryKeep = 1000
+
+// Webhooks are the tenants' webhook subscriptions and the capped log of
+// their delivery attempts. A subscription is named by its tenant and id.
+type Webhooks interface {
+	// CreateWebhook stores a new subscription and returns it with Version,
+	// CreatedAt and UpdatedAt set. ErrNotFound if the tenant does not
+	// exist, ErrConflict if the tenant has a subscription with the id,
+	// ErrInvalid if Validate fails.
+	CreateWebhook(ctx context.Context, w Webhook) (Webhook, error)
+	// Webhook returns one subscription, or ErrNotFound.
+	Webhook(ctx context.Context, tenant, id string) (Webhook, error)
+	// ListWebhooks returns the tenant's subscriptions ordered by id, or
+	// with tenant "" every tenant's, ordered by tenant then id.
+	ListWebhooks(ctx context.Context, tenant string) ([]Webhook, error)
+	// UpdateWebhook replaces the subscription if w.Version is the stored
+	// one, and returns it with a new Version and UpdatedAt. ErrConflict if
+	// it changed since w was read, ErrNotFound if it is gone. CreatedAt is
+	// kept. See ModifyWebhook.
+	UpdateWebhook(ctx context.Context, w Webhook) (Webhook, error)
+	// DeleteWebhook removes the subscription and its delivery log.
+	// ErrNotFound if absent.
+	DeleteWebhook(ctx context.Context, tenant, id string) error
+	// AppendDelivery adds an attempt to the subscription's delivery log
+	// (Time stored as UTC) and returns it. ErrInvalid if Validate fails.
+	// The subscription is not checked: an append racing its deletion may
+	// leave a log nobody lists.
+	AppendDelivery(ctx context.Context, d Delivery) (Delivery, error)
+	// ListDeliveries returns one page of the subscription's delivery log,
+	// newest first, and how many attempts it keeps (at most DeliveryKeep).
+	// An unknown subscription has none.
+	ListDeliveries(ctx context.Context, tenant, id string, p Page) ([]Delivery, int, error)
 }

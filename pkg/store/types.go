@@ -204,6 +204,9 @@ const (
 	ViaAPI = "api"
 	// ViaCLI: a ringside command on the host.
 	ViaCLI = "cli"
+	// ViaDaemon: the daemon acting on its own, no admin involved (a webhook
+	// subscription disabled after repeated failures).
+	ViaDaemon = "daemon"
 )
 
 // AuditEntry is one admin action in the audit log, refused attempts
@@ -214,7 +217,8 @@ type AuditEntry struct {
 	// Actor is who acted: the account username, or "cli:<os user>";
 	// required.
 	Actor string `json:"actor"`
-	// Via is the surface: ViaPortal, ViaAPI or ViaCLI; required.
+	// Via is the surface: ViaPortal, ViaAPI, ViaCLI, or ViaDaemon for what
+	// the daemon did on its own; required.
 	Via string `json:"via"`
 	// Tenant is the tenant acted on; empty for operator-level actions
 	// (tenant created, account added).
@@ -231,6 +235,109 @@ type AuditEntry struct {
 	// Error is non-empty when the action failed, so refused attempts are
 	// audited too; up to MaxAuditDetail bytes of UTF-8 (cut longer ones).
 	Error string `json:"error,omitempty"`
+}
+
+// WebhookState is where a webhook subscription stands.
+type WebhookState string
+
+const (
+	// WebhookPending: created or re-enabled, waiting for the receiver to
+	// pass the verification handshake; nothing is delivered yet.
+	WebhookPending WebhookState = "pending"
+	// WebhookActive: verified; call events are delivered.
+	WebhookActive WebhookState = "active"
+	// WebhookDisabled: nothing is delivered until an admin enables it again
+	// (which starts a new handshake); Reason says why.
+	WebhookDisabled WebhookState = "disabled"
+)
+
+// Webhook is a tenant's subscription to its call events, delivered as
+// signed HTTP POSTs to URL (pkg/webhooks).
+type Webhook struct {
+	Tenant string `json:"tenant"`
+	// ID names the subscription within its tenant: 1 to 64 bytes of
+	// A-Z, a-z, 0-9, '_' and '-'.
+	ID string `json:"id"`
+	// URL is the absolute http(s) URL deliveries are POSTed to, without
+	// user info or fragment; up to MaxWebhookURL bytes. Which schemes and
+	// hosts are allowed is the delivery side's policy (webhooks.allow_insecure).
+	URL string `json:"url"`
+	// Events are the call event types delivered (events.Types); empty means
+	// every type.
+	Events []string `json:"events,omitempty"`
+	// Secret is the key deliveries are signed with (HMAC-SHA256), stored as
+	// given: 16 to 256 printable ASCII bytes. Never logged or shown after
+	// creation.
+	Secret string       `json:"secret"`
+	State  WebhookState `json:"state"`
+	// Reason is why the subscription is disabled, or, while pending, why
+	// the last handshake failed; up to MaxAuditDetail bytes of UTF-8.
+	Reason string `json:"reason,omitempty"`
+	// Failures counts the consecutive failed rounds of attempts (deliveries
+	// or handshakes) since the last success; RetryAt is when the next round
+	// may start after a failure.
+	Failures int       `json:"failures"`
+	RetryAt  time.Time `json:"retry_at,omitzero"`
+	// VerifiedAt is when the receiver last passed the handshake.
+	VerifiedAt time.Time `json:"verified_at,omitzero"`
+	// Version changes on every write; UpdateWebhook needs the one read.
+	Version   uint64    `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Wants reports whether w subscribes to call events of type t.
+func (w Webhook) Wants(t string) bool {
+	if len(w.Events) == 0 {
+		return true
+	}
+	for _, e := range w.Events {
+		if e == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Delivery results: how one attempt ended. They are also the result label
+// of ringside_webhook_deliveries_total.
+const (
+	// DeliveryOK: the receiver answered 2xx (and, for a handshake, echoed
+	// the challenge).
+	DeliveryOK = "ok"
+	// DeliveryHTTPError: the receiver answered, but not 2xx (or a handshake
+	// without the challenge echoed).
+	DeliveryHTTPError = "http_error"
+	// DeliveryNetworkError: no answer: refused, reset, DNS, TLS.
+	DeliveryNetworkError = "network_error"
+	// DeliveryTimeout: no answer within webhooks.timeout.
+	DeliveryTimeout = "timeout"
+)
+
+// Delivery is one attempt to deliver an event (or a handshake) to a
+// webhook subscription, as the delivery log keeps it. It holds no secrets.
+type Delivery struct {
+	// Time is when the attempt started (stored as UTC); required.
+	Time    time.Time `json:"time"`
+	Tenant  string    `json:"tenant"`
+	Webhook string    `json:"webhook"`
+	// EventID is the envelope's id ("evt_…", "vrf_…" for a handshake).
+	EventID string `json:"event_id"`
+	// EventType is the envelope's type ("call.ended", "ringside.verify"):
+	// 1 to 64 bytes of a-z, '_' and '.'.
+	EventType string `json:"event_type"`
+	// Attempt numbers the attempts of this event, from 1 (the stream's
+	// delivery count).
+	Attempt int `json:"attempt"`
+	// Result is DeliveryOK, DeliveryHTTPError, DeliveryNetworkError or
+	// DeliveryTimeout.
+	Result string `json:"result"`
+	// Status is the HTTP status of the answer, 0 without one.
+	Status int `json:"status,omitempty"`
+	// Error says what went wrong; up to MaxAuditDetail bytes of UTF-8.
+	Error string `json:"error,omitempty"`
+	// Duration is how long the attempt took.
+	Duration time.Duration `json:"duration_ns"`
 }
 
 // Page selects part of a list: Limit items after skipping Offset. A zero

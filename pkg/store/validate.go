@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -264,9 +267,9 @@ func (e AuditEntry) Validate() error {
 		return fmt.Errorf("audit entry: %w", err)
 	}
 	switch e.Via {
-	case ViaPortal, ViaAPI, ViaCLI:
+	case ViaPortal, ViaAPI, ViaCLI, ViaDaemon:
 	default:
-		return fmt.Errorf("audit entry by %s: via %q: want portal, api or cli: %w", e.Actor, e.Via, ErrInvalid)
+		return fmt.Errorf("audit entry by %s: via %q: want portal, api, cli or daemon: %w", e.Actor, e.Via, ErrInvalid)
 	}
 	if e.Tenant != "" {
 		if err := CheckTenantID(e.Tenant); err != nil {
@@ -301,6 +304,129 @@ func validAction(a string) bool {
 	return true
 }
 
+// MaxWebhookURL bounds a webhook subscription's URL, in bytes.
+const MaxWebhookURL = 2048
+
+// maxWebhookID bounds a subscription id.
+const maxWebhookID = 64
+
+// CheckWebhookID reports whether id can name a webhook subscription: 1 to
+// 64 bytes of A-Z, a-z, 0-9, '_' and '-'.
+func CheckWebhookID(id string) error {
+	ok := id != "" && len(id) <= maxWebhookID
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+	}
+	if !ok {
+		return fmt.Errorf("webhook id %.70q: want 1-%d bytes of A-Z, a-z, 0-9, _ and -: %w", id, maxWebhookID, ErrInvalid)
+	}
+	return nil
+}
+
+// CheckWebhookURL reports whether raw can be a subscription's URL: an
+// absolute http or https URL with a host, without user info or fragment,
+// up to MaxWebhookURL bytes.
+func CheckWebhookURL(raw string) error {
+	if len(raw) > MaxWebhookURL {
+		return fmt.Errorf("webhook url of %d bytes: want up to %d: %w", len(raw), MaxWebhookURL, ErrInvalid)
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("webhook url: %v: %w", err, ErrInvalid)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return fmt.Errorf("webhook url %.100q: want an absolute http or https URL: %w", raw, ErrInvalid)
+	case u.User != nil:
+		return fmt.Errorf("webhook url: no user or password in the URL (the signature authenticates Ringside): %w", ErrInvalid)
+	case u.Fragment != "" || strings.HasSuffix(raw, "#"):
+		return fmt.Errorf("webhook url %.100q: no fragment: %w", raw, ErrInvalid)
+	}
+	return nil
+}
+
+// Secret bounds of webhook subscriptions.
+const (
+	minWebhookSecret = 16
+	maxWebhookSecret = 256
+)
+
+// Validate reports the first rule w breaks, wrapping ErrInvalid. Version
+// and times are not checked: the store sets them.
+func (w Webhook) Validate() error {
+	if err := CheckTenantID(w.Tenant); err != nil {
+		return fmt.Errorf("webhook: %w", err)
+	}
+	if err := CheckWebhookID(w.ID); err != nil {
+		return err
+	}
+	what := w.Tenant + "/" + w.ID
+	if err := CheckWebhookURL(w.URL); err != nil {
+		return fmt.Errorf("webhook %s: %w", what, err)
+	}
+	seen := map[string]bool{}
+	for _, e := range w.Events {
+		if !slices.Contains(events.Types, events.Type(e)) || seen[e] {
+			return fmt.Errorf("webhook %s: event type %.70q: unknown or listed twice: %w", what, e, ErrInvalid)
+		}
+		seen[e] = true
+	}
+	if n := len(w.Secret); n < minWebhookSecret || n > maxWebhookSecret {
+		return fmt.Errorf("webhook %s: secret of %d bytes: want %d-%d: %w", what, n, minWebhookSecret, maxWebhookSecret, ErrInvalid)
+	}
+	for i := 0; i < len(w.Secret); i++ {
+		if c := w.Secret[i]; c <= ' ' || c > '~' {
+			return fmt.Errorf("webhook %s: secret: want printable ASCII without spaces: %w", what, ErrInvalid)
+		}
+	}
+	switch w.State {
+	case WebhookPending, WebhookActive, WebhookDisabled:
+	default:
+		return fmt.Errorf("webhook %s: state %q: want pending, active or disabled: %w", what, w.State, ErrInvalid)
+	}
+	if len(w.Reason) > MaxAuditDetail || !utf8.ValidString(w.Reason) {
+		return fmt.Errorf("webhook %s: reason of %d bytes: want up to %d of UTF-8: %w", what, len(w.Reason), MaxAuditDetail, ErrInvalid)
+	}
+	if w.Failures < 0 {
+		return fmt.Errorf("webhook %s: failures %d: want ≥ 0: %w", what, w.Failures, ErrInvalid)
+	}
+	return nil
+}
+
+// Validate reports the first rule d breaks, wrapping ErrInvalid.
+func (d Delivery) Validate() error {
+	if err := CheckTenantID(d.Tenant); err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+	if err := CheckWebhookID(d.Webhook); err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+	what := d.Tenant + "/" + d.Webhook
+	if err := CheckID("event id", d.EventID); err != nil {
+		return fmt.Errorf("delivery to %s: %w", what, err)
+	}
+	switch {
+	case d.Time.IsZero():
+		return fmt.Errorf("delivery to %s: no time: %w", what, ErrInvalid)
+	case !validAction(d.EventType):
+		return fmt.Errorf("delivery to %s: event type %.70q: want 1-%d bytes of a-z, _ and .: %w", what, d.EventType, maxAuditAction, ErrInvalid)
+	case d.Attempt < 1:
+		return fmt.Errorf("delivery to %s: attempt %d: want ≥ 1: %w", what, d.Attempt, ErrInvalid)
+	case d.Status != 0 && (d.Status < 100 || d.Status > 599):
+		return fmt.Errorf("delivery to %s: status %d: want 0 or 100-599: %w", what, d.Status, ErrInvalid)
+	case d.Duration < 0:
+		return fmt.Errorf("delivery to %s: negative duration: %w", what, ErrInvalid)
+	case len(d.Error) > MaxAuditDetail || !utf8.ValidString(d.Error):
+		return fmt.Errorf("delivery to %s: error of %d bytes: want up to %d of UTF-8: %w", what, len(d.Error), MaxAuditDetail, ErrInvalid)
+	}
+	switch d.Result {
+	case DeliveryOK, DeliveryHTTPError, DeliveryNetworkError, DeliveryTimeout:
+	default:
+		return fmt.Errorf("delivery to %s: result %q: want ok, http_error, network_error or timeout: %w", what, d.Result, ErrInvalid)
+	}
+	return nil
+}
+
 // Norm returns p with the default limit applied, or ErrInvalid for a
 // negative offset or limit.
 func (p Page) Norm() (Page, error) {
@@ -326,6 +452,36 @@ func (p Page) Bounds(total int) (start, end int) {
 
 // modifyAttempts bounds the retries of ModifyTenant.
 const modifyAttempts = 8
+
+// WebhookUpdater is what ModifyWebhook needs of a store.
+type WebhookUpdater interface {
+	Webhook(ctx context.Context, tenant, id string) (Webhook, error)
+	UpdateWebhook(ctx context.Context, w Webhook) (Webhook, error)
+}
+
+// ModifyWebhook reads the subscription, lets fn change it and writes it
+// back, reading again and retrying when another writer got there first,
+// like ModifyTenant. fn may run more than once and must only change the
+// subscription it is given (its tenant and id are kept); an error from fn
+// stops everything and is returned as is. ErrConflict after repeated
+// losses.
+func ModifyWebhook(ctx context.Context, s WebhookUpdater, tenant, id string, fn func(*Webhook) error) (Webhook, error) {
+	var err error
+	for range modifyAttempts {
+		var w Webhook
+		if w, err = s.Webhook(ctx, tenant, id); err != nil {
+			return Webhook{}, err
+		}
+		if err = fn(&w); err != nil {
+			return Webhook{}, err
+		}
+		w.Tenant, w.ID = tenant, id
+		if w, err = s.UpdateWebhook(ctx, w); !errors.Is(err, ErrConflict) {
+			return w, err
+		}
+	}
+	return Webhook{}, err
+}
 
 // ModifyTenant reads the tenant, lets fn change it and writes it back,
 // reading again and retrying when another writer got there first. fn may run

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSwitchesApply(t *testing.T) {
@@ -147,5 +148,160 @@ func TestAuditEntryValidate(t *testing.T) {
 		if err := e.Validate(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+func TestAuditEntryViaDaemon(t *testing.T) {
+	e := AuditEntry{Actor: "ringside", Via: ViaDaemon, Tenant: "acme", Action: "webhook.disable", Target: "wh_1"}
+	if err := e.Validate(); err != nil {
+		t.Fatalf("an entry of the daemon acting on its own: %v", err)
+	}
+}
+
+func goodWebhook() Webhook {
+	return Webhook{Tenant: "acme", ID: "wh_0193a1b2c3d4-9f", URL: "https://crm.example/hooks/ringside?x=1",
+		Events: []string{"ended", "ringing"}, Secret: "whsec_0123456789abcdef", State: WebhookPending}
+}
+
+func TestWebhookValidate(t *testing.T) {
+	if err := goodWebhook().Validate(); err != nil {
+		t.Fatalf("valid webhook: %v", err)
+	}
+	edge := goodWebhook()
+	edge.ID, edge.Events = strings.Repeat("a", 64), nil
+	edge.URL = "http://127.0.0.1:8080/" + strings.Repeat("p", MaxWebhookURL-len("http://127.0.0.1:8080/"))
+	edge.Secret, edge.Reason = strings.Repeat("~", 256), strings.Repeat("r", MaxAuditDetail)
+	edge.State, edge.Failures = WebhookDisabled, 12
+	if err := edge.Validate(); err != nil {
+		t.Fatalf("webhook at the bounds: %v", err)
+	}
+	for name, change := range map[string]func(*Webhook){
+		"no tenant":        func(w *Webhook) { w.Tenant = "" },
+		"dotted tenant":    func(w *Webhook) { w.Tenant = "a.b" },
+		"no id":            func(w *Webhook) { w.ID = "" },
+		"dotted id":        func(w *Webhook) { w.ID = "wh.1" },
+		"long id":          func(w *Webhook) { w.ID = strings.Repeat("a", 65) },
+		"no url":           func(w *Webhook) { w.URL = "" },
+		"relative url":     func(w *Webhook) { w.URL = "/hooks" },
+		"ftp url":          func(w *Webhook) { w.URL = "ftp://crm.example/x" },
+		"no host":          func(w *Webhook) { w.URL = "https:///x" },
+		"opaque url":       func(w *Webhook) { w.URL = "https:crm.example" },
+		"user in url":      func(w *Webhook) { w.URL = "https://bob:pw@crm.example/x" },
+		"fragment":         func(w *Webhook) { w.URL = "https://crm.example/x#frag" },
+		"long url":         func(w *Webhook) { w.URL = "https://crm.example/" + strings.Repeat("p", MaxWebhookURL) },
+		"unknown event":    func(w *Webhook) { w.Events = []string{"hangup"} },
+		"event twice":      func(w *Webhook) { w.Events = []string{"ended", "ended"} },
+		"no secret":        func(w *Webhook) { w.Secret = "" },
+		"short secret":     func(w *Webhook) { w.Secret = "0123456789abcde" },
+		"long secret":      func(w *Webhook) { w.Secret = strings.Repeat("s", 257) },
+		"secret space":     func(w *Webhook) { w.Secret = "whsec_0123 456789abcdef" },
+		"secret non-ascii": func(w *Webhook) { w.Secret = "whsec_0123456789abcdéf" },
+		"no state":         func(w *Webhook) { w.State = "" },
+		"bad state":        func(w *Webhook) { w.State = "paused" },
+		"long reason":      func(w *Webhook) { w.Reason = strings.Repeat("r", MaxAuditDetail+1) },
+		"reason not UTF-8": func(w *Webhook) { w.Reason = "\xff" },
+		"negative count":   func(w *Webhook) { w.Failures = -1 },
+	} {
+		w := goodWebhook()
+		change(&w)
+		if err := w.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestWebhookWants(t *testing.T) {
+	all := Webhook{}
+	some := Webhook{Events: []string{"ended", "ringing"}}
+	for _, tc := range []struct {
+		w    Webhook
+		typ  string
+		want bool
+	}{{all, "ended", true}, {all, "terminal_set", true}, {some, "ended", true}, {some, "ringing", true}, {some, "answered", false}} {
+		if got := tc.w.Wants(tc.typ); got != tc.want {
+			t.Errorf("%v wants %s = %t, want %t", tc.w.Events, tc.typ, got, tc.want)
+		}
+	}
+}
+
+func TestDeliveryValidate(t *testing.T) {
+	good := Delivery{Time: time.Now(), Tenant: "acme", Webhook: "wh_1", EventID: "evt_0123", EventType: "call.ended",
+		Attempt: 1, Result: DeliveryHTTPError, Status: 503, Error: "503 Service Unavailable", Duration: time.Millisecond}
+	if err := good.Validate(); err != nil {
+		t.Fatalf("valid delivery: %v", err)
+	}
+	for name, change := range map[string]func(*Delivery){
+		"no time":        func(d *Delivery) { d.Time = time.Time{} },
+		"bad tenant":     func(d *Delivery) { d.Tenant = "" },
+		"bad webhook":    func(d *Delivery) { d.Webhook = "a b" },
+		"no event id":    func(d *Delivery) { d.EventID = "" },
+		"bad event type": func(d *Delivery) { d.EventType = "Call.Ended" },
+		"attempt 0":      func(d *Delivery) { d.Attempt = 0 },
+		"no result":      func(d *Delivery) { d.Result = "" },
+		"bad result":     func(d *Delivery) { d.Result = "maybe" },
+		"status 42":      func(d *Delivery) { d.Status = 42 },
+		"status 600":     func(d *Delivery) { d.Status = 600 },
+		"negative time":  func(d *Delivery) { d.Duration = -1 },
+		"long error":     func(d *Delivery) { d.Error = strings.Repeat("e", MaxAuditDetail+1) },
+	} {
+		d := good
+		change(&d)
+		if err := d.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+// webhookMem is a one-subscription store whose UpdateWebhook loses the
+// first races.
+type webhookMem struct {
+	w      Webhook
+	losses int
+}
+
+func (m *webhookMem) Webhook(_ context.Context, tenant, id string) (Webhook, error) {
+	if tenant != m.w.Tenant || id != m.w.ID {
+		return Webhook{}, ErrNotFound
+	}
+	return m.w, nil
+}
+
+func (m *webhookMem) UpdateWebhook(_ context.Context, w Webhook) (Webhook, error) {
+	if m.losses > 0 {
+		m.losses--
+		m.w.Version++ // another writer got there first
+		return Webhook{}, ErrConflict
+	}
+	if w.Version != m.w.Version {
+		return Webhook{}, ErrConflict
+	}
+	w.Version++
+	m.w = w
+	return w, nil
+}
+
+func TestModifyWebhook(t *testing.T) {
+	ctx := context.Background()
+	m := &webhookMem{w: goodWebhook(), losses: 3}
+	runs := 0
+	got, err := ModifyWebhook(ctx, m, "acme", goodWebhook().ID, func(w *Webhook) error {
+		runs++
+		w.Failures++
+		w.ID = "changed" // kept
+		return nil
+	})
+	if err != nil || got.Failures != 1 || got.ID != goodWebhook().ID || runs != 4 {
+		t.Fatalf("ModifyWebhook = %+v, %v after %d runs; want one failure counted after 4 runs", got, err, runs)
+	}
+	m.losses = 100
+	if _, err := ModifyWebhook(ctx, m, "acme", goodWebhook().ID, func(*Webhook) error { return nil }); !errors.Is(err, ErrConflict) {
+		t.Fatalf("always losing: %v, want ErrConflict", err)
+	}
+	if _, err := ModifyWebhook(ctx, m, "acme", "nobody", func(*Webhook) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing: %v, want ErrNotFound", err)
+	}
+	stop := errors.New("stop")
+	if _, err := ModifyWebhook(ctx, &webhookMem{w: goodWebhook()}, "acme", goodWebhook().ID, func(*Webhook) error { return stop }); err != stop {
+		t.Fatalf("fn error: %v, want it as is", err)
 	}
 }

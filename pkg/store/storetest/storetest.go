@@ -59,6 +59,12 @@ func Run(t *testing.T, fresh func(t *testing.T) Open) {
 		{"AuditOutlivesTenant", testAuditOutlivesTenant},
 		{"AuditConcurrent", testAuditConcurrent},
 		{"AuditRetention", testAuditRetention},
+		{"Webhooks", testWebhooks},
+		{"WebhookValidation", testWebhookValidation},
+		{"WebhookConcurrentModify", testWebhookConcurrentModify},
+		{"WebhookTenantDelete", testWebhookTenantDelete},
+		{"Deliveries", testDeliveries},
+		{"DeliveryRetention", testDeliveryRetention},
 		{"Persistence", testPersistence},
 	}
 	for _, tc := range tests {
@@ -1317,6 +1323,315 @@ func testAuditRetention(t *testing.T, open Open) {
 	}
 }
 
+// Webhooks.
+
+func webhook(tenant, id string, events ...string) store.Webhook {
+	return store.Webhook{Tenant: tenant, ID: id, URL: "https://crm.example/hooks/" + tenant + "?sub=" + id,
+		Events: events, Secret: "whsec_" + id + "-0123456789abcdef", State: store.WebhookPending}
+}
+
+func hookIDs(ws []store.Webhook) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.Tenant + "/" + w.ID
+	}
+	return out
+}
+
+func testWebhooks(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	_, err := s.CreateWebhook(ctx, webhook("acme", "wh_1"))
+	wantErr(t, "create for a missing tenant", err, store.ErrNotFound)
+	setupTenant(t, ctx, s, "acme")
+	setupTenant(t, ctx, s, "acme-b") // sorts between "acme" and "acme.": ids must not leak across
+	setupTenant(t, ctx, s, "globex")
+
+	in := webhook("acme", "wh_2", "ended", "ringing")
+	created := must[store.Webhook](t, "create")(s.CreateWebhook(ctx, in))
+	if created.Version == 0 || created.CreatedAt.IsZero() || !created.UpdatedAt.Equal(created.CreatedAt) || created.CreatedAt.Location() != time.UTC {
+		t.Fatalf("create did not stamp version and UTC times: %+v", created)
+	}
+	want := in
+	want.Version, want.CreatedAt, want.UpdatedAt = created.Version, created.CreatedAt, created.UpdatedAt
+	same(t, "created", created, want)
+	same(t, "get after create", must[store.Webhook](t, "get")(s.Webhook(ctx, "acme", "wh_2")), created)
+	_, err = s.CreateWebhook(ctx, webhook("acme", "wh_2"))
+	wantErr(t, "create duplicate", err, store.ErrConflict)
+	_, err = s.Webhook(ctx, "acme", "nobody")
+	wantErr(t, "get missing", err, store.ErrNotFound)
+	_, err = s.Webhook(ctx, "globex", "wh_2")
+	wantErr(t, "get from another tenant", err, store.ErrNotFound)
+
+	for _, w := range []store.Webhook{webhook("acme", "wh_1"), webhook("acme-b", "wh_1"), webhook("globex", "a"), webhook("acme", "wh_3")} {
+		must[store.Webhook](t, "create "+w.ID)(s.CreateWebhook(ctx, w))
+	}
+	same(t, "acme's", hookIDs(must[[]store.Webhook](t, "list acme")(s.ListWebhooks(ctx, "acme"))), []string{"acme/wh_1", "acme/wh_2", "acme/wh_3"})
+	same(t, "acme-b's", hookIDs(must[[]store.Webhook](t, "list acme-b")(s.ListWebhooks(ctx, "acme-b"))), []string{"acme-b/wh_1"})
+	same(t, "everyone's", hookIDs(must[[]store.Webhook](t, "list all")(s.ListWebhooks(ctx, ""))),
+		[]string{"acme/wh_1", "acme/wh_2", "acme/wh_3", "acme-b/wh_1", "globex/a"})
+	if none := must[[]store.Webhook](t, "list initech")(s.ListWebhooks(ctx, "initech")); len(none) != 0 {
+		t.Fatalf("unknown tenant lists %d webhooks", len(none))
+	}
+	listed := must[[]store.Webhook](t, "list acme")(s.ListWebhooks(ctx, "acme"))
+	same(t, "listed as stored", listed[1], created)
+
+	// Update with the version read: applied, new version, CreatedAt kept.
+	upd := created
+	upd.State, upd.Failures, upd.Reason = store.WebhookDisabled, 7, "7 consecutive failures: 503 Service Unavailable"
+	upd.RetryAt = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	updated := must[store.Webhook](t, "update")(s.UpdateWebhook(ctx, upd))
+	if updated.Version == created.Version || !updated.CreatedAt.Equal(created.CreatedAt) || updated.UpdatedAt.Before(created.UpdatedAt) {
+		t.Fatalf("update: version %d→%d, created %s→%s", created.Version, updated.Version, created.CreatedAt, updated.CreatedAt)
+	}
+	same(t, "get after update", must[store.Webhook](t, "get")(s.Webhook(ctx, "acme", "wh_2")), updated)
+	stale := created
+	stale.URL = "https://stale.example/"
+	_, err = s.UpdateWebhook(ctx, stale)
+	wantErr(t, "stale update", err, store.ErrConflict)
+	same(t, "after stale update", must[store.Webhook](t, "get")(s.Webhook(ctx, "acme", "wh_2")), updated)
+	_, err = s.UpdateWebhook(ctx, webhook("acme", "nobody"))
+	wantErr(t, "update missing", err, store.ErrNotFound)
+
+	ok(t, "delete", s.DeleteWebhook(ctx, "acme", "wh_2"))
+	_, err = s.Webhook(ctx, "acme", "wh_2")
+	wantErr(t, "get deleted", err, store.ErrNotFound)
+	wantErr(t, "delete again", s.DeleteWebhook(ctx, "acme", "wh_2"), store.ErrNotFound)
+	same(t, "acme's after delete", hookIDs(must[[]store.Webhook](t, "list acme")(s.ListWebhooks(ctx, "acme"))), []string{"acme/wh_1", "acme/wh_3"})
+	// The id is free again.
+	again := must[store.Webhook](t, "create again")(s.CreateWebhook(ctx, webhook("acme", "wh_2")))
+	if again.State != store.WebhookPending || again.Failures != 0 {
+		t.Fatalf("re-created subscription kept old state: %+v", again)
+	}
+}
+
+func testWebhookValidation(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	setupTenant(t, ctx, s, "acme")
+	for name, change := range map[string]func(*store.Webhook){
+		"bad id":        func(w *store.Webhook) { w.ID = "wh.1" },
+		"bad tenant":    func(w *store.Webhook) { w.Tenant = "a b" },
+		"relative url":  func(w *store.Webhook) { w.URL = "/hooks" },
+		"user in url":   func(w *store.Webhook) { w.URL = "https://u:p@crm.example/" },
+		"unknown event": func(w *store.Webhook) { w.Events = []string{"hangup"} },
+		"short secret":  func(w *store.Webhook) { w.Secret = "short" },
+		"bad state":     func(w *store.Webhook) { w.State = "paused" },
+	} {
+		w := webhook("acme", "wh_1")
+		change(&w)
+		_, err := s.CreateWebhook(ctx, w)
+		wantErr(t, "create with "+name, err, store.ErrInvalid)
+	}
+	if got := must[[]store.Webhook](t, "list")(s.ListWebhooks(ctx, "")); len(got) != 0 {
+		t.Fatalf("invalid webhooks were stored: %+v", got)
+	}
+	created := must[store.Webhook](t, "create")(s.CreateWebhook(ctx, webhook("acme", "wh_1")))
+	bad := created
+	bad.State = "paused"
+	_, err := s.UpdateWebhook(ctx, bad)
+	wantErr(t, "update with a bad state", err, store.ErrInvalid)
+	same(t, "after the invalid update", must[store.Webhook](t, "get")(s.Webhook(ctx, "acme", "wh_1")), created)
+}
+
+// testWebhookConcurrentModify: ModifyWebhook loses no update when writers
+// race (the delivery workers counting failures).
+func testWebhookConcurrentModify(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	setupTenant(t, ctx, s, "acme")
+	must[store.Webhook](t, "create")(s.CreateWebhook(ctx, webhook("acme", "wh_1")))
+	const n = 6
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := store.ModifyWebhook(ctx, s, "acme", "wh_1", func(w *store.Webhook) error {
+				w.Failures++
+				return nil
+			}); err != nil {
+				t.Errorf("modify %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if got := must[store.Webhook](t, "get")(s.Webhook(ctx, "acme", "wh_1")); got.Failures != n {
+		t.Fatalf("failures %d: %d concurrent increments", got.Failures, n)
+	}
+	_, err := store.ModifyWebhook(ctx, s, "acme", "nobody", func(*store.Webhook) error { return nil })
+	wantErr(t, "modify missing", err, store.ErrNotFound)
+}
+
+func delivery(tenant, hook, event string, attempt int) store.Delivery {
+	return store.Delivery{Time: time.Now(), Tenant: tenant, Webhook: hook, EventID: event, EventType: "call.ended",
+		Attempt: attempt, Result: store.DeliveryOK, Status: 204, Duration: 3 * time.Millisecond}
+}
+
+// eventIDs lists the deliveries' event ids, in order.
+func eventIDs(ds []store.Delivery) []string {
+	out := make([]string, len(ds))
+	for i, d := range ds {
+		out[i] = d.EventID
+	}
+	return out
+}
+
+// listAllDeliveries reads every page of a log, newest first, checking the
+// total on each.
+func listAllDeliveries(t *testing.T, ctx context.Context, s store.Store, tenant, id string, limit, wantTotal int) []store.Delivery {
+	t.Helper()
+	var out []store.Delivery
+	for off := 0; ; off += limit {
+		page, total := must2[store.Delivery](t, "list deliveries")(s.ListDeliveries(ctx, tenant, id, store.Page{Offset: off, Limit: limit}))
+		if total != wantTotal {
+			t.Fatalf("deliveries of %s/%s: total %d at offset %d, want %d", tenant, id, total, off, wantTotal)
+		}
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+	}
+}
+
+// testWebhookTenantDelete: deleting a tenant deletes its subscriptions and
+// their logs, and nothing of another tenant.
+func testWebhookTenantDelete(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	for _, ten := range []string{"acme", "globex"} {
+		setupTenant(t, ctx, s, ten)
+		for _, id := range []string{"wh_1", "wh_2"} {
+			must[store.Webhook](t, "create")(s.CreateWebhook(ctx, webhook(ten, id)))
+			must[store.Delivery](t, "append")(s.AppendDelivery(ctx, delivery(ten, id, "evt_1", 1)))
+		}
+	}
+	ok(t, "delete acme", s.DeleteTenant(ctx, "acme"))
+	setupTenant(t, ctx, s, "acme")
+	if got := must[[]store.Webhook](t, "list acme")(s.ListWebhooks(ctx, "acme")); len(got) != 0 {
+		t.Fatalf("webhooks survived their tenant: %v", hookIDs(got))
+	}
+	if got, total := must2[store.Delivery](t, "list")(s.ListDeliveries(ctx, "acme", "wh_1", store.Page{})); len(got) != 0 || total != 0 {
+		t.Fatalf("a delivery log survived its tenant: %d entries", total)
+	}
+	// A subscription created again with the id starts with an empty log.
+	must[store.Webhook](t, "create again")(s.CreateWebhook(ctx, webhook("acme", "wh_2")))
+	if _, total := must2[store.Delivery](t, "list")(s.ListDeliveries(ctx, "acme", "wh_2", store.Page{})); total != 0 {
+		t.Fatalf("the re-created subscription has %d old deliveries", total)
+	}
+	same(t, "globex untouched", hookIDs(must[[]store.Webhook](t, "list")(s.ListWebhooks(ctx, "globex"))), []string{"globex/wh_1", "globex/wh_2"})
+	if _, total := must2[store.Delivery](t, "list")(s.ListDeliveries(ctx, "globex", "wh_2", store.Page{})); total != 1 {
+		t.Fatalf("globex's log has %d deliveries, want 1", total)
+	}
+}
+
+func testDeliveries(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	setupTenant(t, ctx, s, "acme")
+	must[store.Webhook](t, "create")(s.CreateWebhook(ctx, webhook("acme", "wh_1")))
+	must[store.Webhook](t, "create")(s.CreateWebhook(ctx, webhook("acme", "wh_2")))
+	if none, total := must2[store.Delivery](t, "empty log")(s.ListDeliveries(ctx, "acme", "wh_1", store.Page{})); len(none) != 0 || total != 0 {
+		t.Fatalf("empty log lists %d of %d", len(none), total)
+	}
+	local := time.Date(2026, 3, 14, 10, 30, 0, 123456789, time.FixedZone("CET", 3600))
+	first := delivery("acme", "wh_1", "evt_a", 1)
+	first.Time, first.Result, first.Status, first.Error = local, store.DeliveryHTTPError, 503, "503 Service Unavailable"
+	got := must[store.Delivery](t, "append")(s.AppendDelivery(ctx, first))
+	if got.Time.Location() != time.UTC || !got.Time.Equal(local) {
+		t.Fatalf("appended time %v, want %v in UTC", got.Time, local)
+	}
+	var want []store.Delivery
+	want = append(want, got)
+	for i := range 24 {
+		d := must[store.Delivery](t, "append")(s.AppendDelivery(ctx, delivery("acme", "wh_1", fmt.Sprintf("evt_%02d", i), 1+i%3)))
+		want = append([]store.Delivery{d}, want...)
+		must[store.Delivery](t, "append other")(s.AppendDelivery(ctx, delivery("acme", "wh_2", fmt.Sprintf("other_%02d", i), 1)))
+	}
+	all := listAllDeliveries(t, ctx, s, "acme", "wh_1", 7, 25)
+	same(t, "wh_1's log, newest first", all, want)
+	if last := all[len(all)-1]; last.Time.Location() != time.UTC || last.Status != 503 || last.Error == "" {
+		t.Fatalf("oldest entry %+v, want the failure in UTC", last)
+	}
+	if others := eventIDs(listAllDeliveries(t, ctx, s, "acme", "wh_2", 50, 24)); others[0] != "other_23" || others[23] != "other_00" {
+		t.Fatalf("wh_2's log: %v", others)
+	}
+	page, total := must2[store.Delivery](t, "middle page")(s.ListDeliveries(ctx, "acme", "wh_1", store.Page{Offset: 5, Limit: 4}))
+	if total != 25 {
+		t.Fatalf("total %d, want 25", total)
+	}
+	same(t, "[5,9)", eventIDs(page), eventIDs(want[5:9]))
+	if none, total := must2[store.Delivery](t, "past the end")(s.ListDeliveries(ctx, "acme", "wh_1", store.Page{Offset: 25})); len(none) != 0 || total != 25 {
+		t.Fatalf("past the end: %d entries, total %d", len(none), total)
+	}
+	for _, unknown := range [][2]string{{"acme", "nobody"}, {"initech", "wh_1"}, {"acme", "a b"}} {
+		if none, total := must2[store.Delivery](t, "unknown")(s.ListDeliveries(ctx, unknown[0], unknown[1], store.Page{})); len(none) != 0 || total != 0 {
+			t.Fatalf("unknown subscription %v lists %d of %d", unknown, len(none), total)
+		}
+	}
+	_, _, err := s.ListDeliveries(ctx, "acme", "wh_1", store.Page{Offset: -1})
+	wantErr(t, "negative offset", err, store.ErrInvalid)
+
+	for name, change := range map[string]func(*store.Delivery){
+		"no time":    func(d *store.Delivery) { d.Time = time.Time{} },
+		"bad result": func(d *store.Delivery) { d.Result = "maybe" },
+		"attempt 0":  func(d *store.Delivery) { d.Attempt = 0 },
+		"bad hook":   func(d *store.Delivery) { d.Webhook = "wh.1" },
+		"long error": func(d *store.Delivery) { d.Error = strings.Repeat("e", store.MaxAuditDetail+1) },
+	} {
+		d := delivery("acme", "wh_1", "evt_bad", 1)
+		change(&d)
+		_, err := s.AppendDelivery(ctx, d)
+		wantErr(t, "append with "+name, err, store.ErrInvalid)
+	}
+	if _, total := must2[store.Delivery](t, "list")(s.ListDeliveries(ctx, "acme", "wh_1", store.Page{})); total != 25 {
+		t.Fatalf("invalid deliveries were stored: total %d", total)
+	}
+
+	// Deleting the subscription deletes its log; the other's stays.
+	ok(t, "delete wh_1", s.DeleteWebhook(ctx, "acme", "wh_1"))
+	if _, total := must2[store.Delivery](t, "list")(s.ListDeliveries(ctx, "acme", "wh_1", store.Page{})); total != 0 {
+		t.Fatalf("the deleted subscription's log has %d entries", total)
+	}
+	if _, total := must2[store.Delivery](t, "list")(s.ListDeliveries(ctx, "acme", "wh_2", store.Page{})); total != 24 {
+		t.Fatalf("the other subscription's log has %d entries, want 24", total)
+	}
+}
+
+// testDeliveryRetention: a log keeps its newest DeliveryKeep attempts.
+func testDeliveryRetention(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	setupTenant(t, ctx, s, "acme")
+	must[store.Webhook](t, "create")(s.CreateWebhook(ctx, webhook("acme", "wh_1")))
+	const extra = 5
+	const workers = 8
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < store.DeliveryKeep+extra; i += workers {
+				if _, err := s.AppendDelivery(ctx, delivery("acme", "wh_1", fmt.Sprintf("fill_%05d", i), 1)); err != nil {
+					t.Errorf("append %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var last []string
+	for i := range extra {
+		must[store.Delivery](t, "append last")(s.AppendDelivery(ctx, delivery("acme", "wh_1", fmt.Sprintf("last_%d", i), 1)))
+		last = append([]string{fmt.Sprintf("last_%d", i)}, last...)
+	}
+	got := eventIDs(listAllDeliveries(t, ctx, s, "acme", "wh_1", store.MaxLimit, store.DeliveryKeep))
+	if len(got) != store.DeliveryKeep {
+		t.Fatalf("log lists %d attempts, want %d", len(got), store.DeliveryKeep)
+	}
+	same(t, "newest", got[:extra], last)
+	seen := map[string]bool{}
+	for _, id := range got[extra:] {
+		if !strings.HasPrefix(id, "fill_") || seen[id] {
+			t.Fatalf("log lists %s among the fill entries", id)
+		}
+		seen[id] = true
+	}
+}
+
 // testPersistence: everything but what expired survives a restart.
 func testPersistence(t *testing.T, open Open) {
 	s, ctx := open(), ctxOf(t)
@@ -1336,6 +1651,8 @@ func testPersistence(t *testing.T, open Open) {
 		t.Fatal("claim refused")
 	}
 	ae := must[store.AuditEntry](t, "audit")(s.AppendAudit(ctx, audit("acme", "user.link", "1001")))
+	wh := must[store.Webhook](t, "webhook")(s.CreateWebhook(ctx, webhook("acme", "wh_1", "ended")))
+	dl := must[store.Delivery](t, "delivery")(s.AppendDelivery(ctx, delivery("acme", "wh_1", "evt_1", 1)))
 
 	s = open()
 	same(t, "tenant", must[store.Tenant](t, "tenant")(s.Tenant(ctx, "acme")), tn)
@@ -1361,6 +1678,9 @@ func testPersistence(t *testing.T, open Open) {
 		got, _ := must2[store.AuditEntry](t, "audit")(s.ListAudit(ctx, view, store.Page{}))
 		same(t, "audit after restart", got, []store.AuditEntry{ae})
 	}
+	same(t, "webhook", must[store.Webhook](t, "webhook")(s.Webhook(ctx, "acme", "wh_1")), wh)
+	got, _ := must2[store.Delivery](t, "deliveries")(s.ListDeliveries(ctx, "acme", "wh_1", store.Page{}))
+	same(t, "deliveries after restart", got, []store.Delivery{dl})
 	// Uniqueness still holds after the restart.
 	_, err := s.Link(ctx, link("acme", "1002", "zu1"))
 	wantErr(t, "link a linked Zoho user after restart", err, store.ErrConflict)
