@@ -8,40 +8,38 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/ringside/ringside/adapters/natsbus"
-	"github.com/ringside/ringside/pkg/callgen"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/fault"
-	"github.com/ringside/ringside/pkg/pipeline"
 	"github.com/ringside/ringside/pkg/store"
 )
 
-// cmdDemo runs Ringside on its embedded default, fed by a generator of
-// realistic calls instead of a PBX, with a consumer that logs every call
-// event it reads back from JetStream.
+// cmdDemo runs Ringside on its embedded default against the ARI
+// simulator, which places a realistic stream of calls on a simulated
+// Asterisk, with the Zoho simulator as the CRM and the portal to look at
+// it all; a consumer logs every call event it reads back from JetStream.
 func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("demo", "demo [-config FILE] [-concurrent N] [-speed F] [-duration D] [-listen ADDR] [-data DIR] [-seed N] [-zoho-mode rest|phonebridge]", stderr)
 	path := fs.String("config", "", "configuration file (default: built-in defaults)")
-	concurrent := fs.Int("concurrent", 20, "simulated calls in progress at once")
-	speed := fs.Float64("speed", 10, "play the calls this many times faster than real time")
+	concurrent := fs.Int("concurrent", 4, "simulated calls in progress at once")
+	speed := fs.Float64("speed", 4, "ring and talk this many times faster than real callers")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted)")
 	listen := fs.String("listen", "", "HTTP address (default: http.listen)")
 	dataDir := fs.String("data", "", "state directory (default: a temporary one, removed at exit)")
-	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed of the call generator")
-	zohoMode := fs.String("zoho-mode", "rest", "mode of the demo tenants in the simulated Zoho CRM: rest or phonebridge")
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed of the calls")
+	zohoMode := fs.String("zoho-mode", "rest", "mode of the demo tenant in the simulated Zoho CRM: rest or phonebridge")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *concurrent < 1 || *concurrent > 100000 {
-		fmt.Fprintln(stderr, "ringside demo: -concurrent must be in [1, 100000]")
+	if *concurrent < 1 || *concurrent > 1000 {
+		fmt.Fprintln(stderr, "ringside demo: -concurrent must be in [1, 1000]")
 		return errUsage
 	}
 	if *speed <= 0 || *speed > 1000 {
@@ -85,8 +83,9 @@ func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 	}
 	defer func() { _ = log.Sync() }()
 
-	// The Zoho CRM of the demo tenants is the simulator, in this process.
-	tenants := []string{"acme", "globex", "initech"}
+	// The CRM of the demo tenant is the Zoho simulator, its PBX the ARI
+	// simulator, both in this process.
+	tenants := []string{demoTenant}
 	zs, err := startDemoZoho(tenants, store.ZohoMode(*zohoMode))
 	if err != nil {
 		return err
@@ -95,69 +94,41 @@ func cmdDemo(ctx context.Context, args, env []string, stdout, stderr io.Writer) 
 	if err := zs.configure(&cfg, cfg.DataDir); err != nil {
 		return err
 	}
+	sim, err := startDemoPBX(&cfg)
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
 	startReport, stopReport := zs.reporter(stdout)
 	defer stopReport()
+	logins := newDemoLogins()
+	calls := &demoCalls{sim: sim, rng: rand.New(rand.NewPCG(*seed, *seed)), concurrent: *concurrent, speed: *speed}
+	callsCtx, stopCalls := context.WithCancel(ctx)
+	var callsDone sync.WaitGroup
+	defer callsDone.Wait()
+	defer stopCalls()
 
 	return runDaemon(ctx, cfg, log, daemonHooks{
-		pbx: func(prometheus.Registerer) (signalSource, error) {
-			return &demoPBX{speed: *speed, gen: callgen.NewGenerator(callgen.Config{
-				Rand:       rand.New(rand.NewPCG(*seed, *seed)),
-				Concurrent: *concurrent,
-				Prefix:     "demo-" + strconv.FormatUint(*seed, 36) + "-",
-				Tenants:    tenants,
-			})}, nil
-		},
+		pbx:       newPBX(cfg, log),
 		consumers: []func(context.Context, *natsbus.Bus) error{eventLogger(log.Named("events"))},
-		prepare:   zs.prepare,
+		prepare: func(ctx context.Context, s services) error {
+			if err := zs.prepare(ctx, s); err != nil {
+				return err
+			}
+			return logins.create(ctx, s.dir)
+		},
 		started: func(addr net.Addr) {
-			fmt.Fprintf(stdout, "Ringside demo is running: %d simulated calls at once, %gx real time, state in %s\n"+
+			fmt.Fprintf(stdout, "Ringside demo is running: a simulated Asterisk with %d calls at once, %gx faster than real callers, state in %s\n"+
+				"  portal     http://%s/  (operator: %s / %s; company admin of %s: %s / %s)\n"+
 				"  readiness  http://%s/readyz\n  metrics    http://%s/metrics\n"+
-				"  zoho       %s (simulated Zoho CRM, tenants %s in %s mode; every call it logs is printed below)\n"+
-				"Press Ctrl-C to stop (twice to force).\n", *concurrent, *speed, cfg.DataDir, addr, addr,
-				zs.sim.URL(), strings.Join(tenants, ", "), *zohoMode)
+				"  zoho       %s (simulated Zoho CRM, tenant %s in %s mode; every call it logs is printed below)\n"+
+				"Press Ctrl-C to stop (twice to force).\n", *concurrent, *speed, cfg.DataDir,
+				addr, logins.operator, logins.operatorPassword, demoTenant, logins.admin, logins.adminPassword,
+				addr, addr, zs.sim.URL(), strings.Join(tenants, ", "), *zohoMode)
 			startReport()
+			callsDone.Go(func() { calls.run(callsCtx) })
 		},
 	})
-}
-
-// demoPBX plays the generator's signals as a PBX would send them, speed
-// times faster than real time, stamped with the time they are sent.
-type demoPBX struct {
-	gen   *callgen.Generator
-	speed float64
-}
-
-func (d *demoPBX) Ready() error { return nil }
-
-func (d *demoPBX) Run(ctx context.Context, sink *pipeline.Pipeline) error {
-	start := time.Now()
-	var origin time.Time // the generator's time of the first signal
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for {
-		s, ok := d.gen.Next()
-		if !ok {
-			return nil
-		}
-		if origin.IsZero() {
-			origin = s.At
-		}
-		s.At = start.Add(time.Duration(float64(s.At.Sub(origin)) / d.speed))
-		if wait := time.Until(s.At); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-timer.C:
-			case <-ctx.Done():
-				return nil
-			}
-		}
-		if err := sink.Submit(ctx, s); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-	}
 }
 
 // eventLogger consumes every call event from JetStream and logs it: proof

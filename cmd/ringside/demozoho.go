@@ -14,9 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ringside/ringside/adapters/zoho"
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
 	"github.com/ringside/ringside/pkg/config"
+	"github.com/ringside/ringside/pkg/directory"
 	"github.com/ringside/ringside/pkg/store"
 )
 
@@ -33,22 +33,37 @@ type demoZoho struct {
 
 var demoDCs = []string{"eu", "us", "in"}
 
+// demoNames are the demo org's users, linked to extensions 1001 upwards.
+var demoNames = []string{"Ana", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gia", "Hal", "Ida", "Jo"}
+
+// demoCallers are the numbers the demo's customers call from; the first
+// len(demoContacts) are Contacts in every demo org, the others unknown.
+var demoCallers = []string{"+4930123456", "+4989555010", "+34915550123", "+442079460001", "+33155550177",
+	"+4940555020", "+12125550143", "+390655501", "+4969555030", "+31205550190", "+4917655504", "+34935550111"}
+
+var demoContacts = []string{"Eva Meyer", "Jonas Weber", "Lucía Romero", "Oliver Smith", "Chloé Martin",
+	"Mia Fischer", "Noah Miller", "Giulia Conti"}
+
 func startDemoZoho(tenants []string, mode store.ZohoMode) (*demoZoho, error) {
 	sim := zohosim.New(zohosim.Options{})
 	if err := sim.Start(); err != nil {
 		return nil, fmt.Errorf("zoho simulator: %w", err)
 	}
 	d := &demoZoho{sim: sim, mode: mode, tenants: tenants, users: map[string]string{}}
-	names := []string{"Ana", "Ben", "Cleo", "Dan", "Eva", "Finn", "Gia", "Hal", "Ida", "Jo", "Boss"}
 	for i, t := range tenants {
 		var us []zohosim.User
-		for j, n := range names {
+		for j, n := range append(demoNames[:demoExtensions:demoExtensions], "Boss") {
 			id := fmt.Sprintf("%d%03d", 9+i, j+1)
 			us = append(us, zohosim.User{ID: id, ZohoUser: "pb-" + id, Email: strings.ToLower(n) + "@" + t + ".example",
 				Name: n + " (" + t + ")", Admin: j == 0})
 			d.users[id] = n
 		}
 		sim.AddOrg("org-"+t, demoDCs[i%len(demoDCs)], us...)
+		for k, name := range demoContacts {
+			first, last, _ := strings.Cut(name, " ")
+			sim.AddRecord("org-"+t, "Contacts", zohosim.Record{"First_Name": first, "Last_Name": last,
+				"Full_Name": name, "Phone": demoCallers[k]})
+		}
 	}
 	return d, nil
 }
@@ -88,64 +103,40 @@ func writeKey(dir, name string) (string, error) {
 }
 
 // prepare connects every demo tenant to its org (a Self Client token of its
-// data centre), links extensions 1001..1010 to the org's users with
-// click-to-call on, and registers their click-to-dial and call-control
-// URLs at Zoho. (The demo's PBX is a call generator that places no calls:
-// a click there is answered 503 and reported to the user as
-// notavailable.)
+// data centre) with Boss as the default responsible user, reads the
+// simulated PBX's extensions, and links 1001..1008 to the org's users
+// through the admin service, as an admin would (which registers their
+// click-to-dial and call-control URLs at Zoho); 1009 and 1010 stay for
+// the visitor to link in the portal.
 func (d *demoZoho) prepare(ctx context.Context, s services) error {
 	if s.zoho == nil {
 		return errors.New("demo: zoho is not wired")
+	}
+	demo := demoActor
+	if _, err := s.dir.Discover(ctx, demo, ""); err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
 	for i, t := range d.tenants {
 		org := "org-" + t
 		if _, err := ensureTenant(ctx, s.store, t); err != nil {
 			return err
 		}
-		if err := setTenantSettings(ctx, s.store, t, d.mode, ""); err != nil {
-			return err
-		}
-		if err := setDefaultUser(ctx, s.store, t, fmt.Sprintf("%d011", 9+i)); err != nil {
-			return err
-		}
 		rt := d.sim.SelfClientToken(org, "ZohoCRM.modules.ALL,ZohoCRM.users.READ,ZohoCRM.coql.READ,PhoneBridge.call.log")
 		if err := s.zoho.client.ImportRefreshToken(ctx, t, rt, d.sim.AccountsURL(demoDCs[i%len(demoDCs)])); err != nil {
 			return err
 		}
-		for j := range 10 {
-			ext := fmt.Sprintf("%d", 1001+j)
-			id := fmt.Sprintf("%d%03d", 9+i, j+1)
-			if _, err := s.store.UpsertExtension(ctx, store.Extension{Tenant: t, Number: ext}); err != nil {
-				return err
-			}
-			l, err := s.store.Link(ctx, store.Link{Tenant: t, Extension: ext, ZohoUser: "pb-" + id, Secret: zoho.NewSecret(),
-				Email: strings.ToLower(d.users[id]) + "@" + t + ".example", Switches: store.Switches{Notifications: true, ClickToCall: true}})
-			if errors.Is(err, store.ErrConflict) { // linked by an earlier run on the same -data
-				l, err = s.store.LinkByExtension(ctx, t, ext)
-			}
-			if err != nil {
-				return err
-			}
-			if err := registerClickToCall(ctx, s.zoho.client, s.cfg, l); err != nil {
+		boss := fmt.Sprintf("%d011", 9+i)
+		if _, err := s.dir.UpdateTenant(ctx, demo, t, directory.TenantChange{Mode: &d.mode, DefaultUser: &boss}); err != nil {
+			return err
+		}
+		for j := range 8 {
+			ext, id := fmt.Sprintf("%d", 1001+j), fmt.Sprintf("%d%03d", 9+i, j+1)
+			if _, err := s.dir.Link(ctx, demo, t, ext, id); err != nil && !errors.Is(err, store.ErrConflict) { // conflict: an earlier run on the same -data
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func setDefaultUser(ctx context.Context, st store.Tenants, id, user string) error {
-	for range 8 {
-		t, err := st.Tenant(ctx, id)
-		if err != nil {
-			return err
-		}
-		t.Settings.DefaultUser = user
-		if _, err = st.UpdateTenant(ctx, t); !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-	}
-	return fmt.Errorf("tenant %s: changed concurrently", id)
 }
 
 // report prints one line per call the simulated CRM logged, until ctx ends.

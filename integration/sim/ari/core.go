@@ -74,7 +74,7 @@ func (s *Server) newChannel(id, target, state string, caller CallerID, exten, li
 	ep := endpointOf(target)
 	s.nameSeq++
 	c := &Channel{ID: id, Name: fmt.Sprintf("%s-%08x", ep, s.nameSeq), State: state, Endpoint: ep, target: target,
-		Caller: caller, Context: s.contextOf(ep), Exten: exten, Priority: 1, Created: s.now,
+		Caller: caller, Context: s.contextOf(ep), Exten: exten, Priority: 1, Created: s.stamp(),
 		Linkedid: linkedid, Vars: map[string]string{}}
 	if c.Linkedid == "" {
 		c.Linkedid = id
@@ -172,7 +172,7 @@ func (s *Server) newBridge(id, class string) *Bridge {
 		id = fmt.Sprintf("b%04d-61a7-4fef-ab4f-cbc7042aa7eb", s.seq)
 		s.seq++
 	}
-	b := &Bridge{ID: id, Class: class, Type: "mixing", Technology: "simple_bridge", Created: s.now}
+	b := &Bridge{ID: id, Class: class, Type: "mixing", Technology: "simple_bridge", Created: s.stamp()}
 	if class == "stasis" {
 		b.Creator = "Stasis"
 	}

@@ -100,8 +100,11 @@ func (s *Server) RemoteHangup(id string, cause int) {
 }
 
 // trunkCall creates the customer's inbound channel (state Ring).
-func (s *Server) trunkCall(record bool) *Channel {
-	t := s.newChannel("", Trunk, "Ring", CallerID{Number: Customer}, DID, "")
+func (s *Server) trunkCall(record bool) *Channel { return s.trunkCallFrom(Customer, record) }
+
+// trunkCallFrom is trunkCall from another number.
+func (s *Server) trunkCallFrom(number string, record bool) *Channel {
+	t := s.newChannel("", Trunk, "Ring", CallerID{Number: number}, DID, "")
 	s.deviceState(Trunk, "INUSE")
 	if record {
 		s.dialplan(t, "MixMonitor", "${UNIQUEID}.wav")

@@ -53,6 +53,9 @@ type Options struct {
 	Tenant string
 	// Start is the virtual clock's start.
 	Start time.Time
+	// Clock, when set, stamps events and objects instead of the virtual
+	// clock: live calls (live.go) driven in real time by the caller.
+	Clock func() time.Time
 	// App is the Stasis application the dialplan sends feature codes to
 	// (ringside).
 	App string
@@ -292,7 +295,15 @@ func (s *Server) Advance(d time.Duration) {
 	s.mu.Unlock()
 }
 
-func (s *Server) ts() string { return s.now.Format(TimeLayout) }
+func (s *Server) ts() string { return s.stamp().Format(TimeLayout) }
+
+// stamp is the time of what happens now: the virtual clock, or Clock.
+func (s *Server) stamp() time.Time {
+	if s.o.Clock != nil {
+		return s.o.Clock()
+	}
+	return s.now
+}
 
 func (s *Server) newID() string {
 	s.seq++
