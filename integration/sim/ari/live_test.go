@@ -54,7 +54,7 @@ func TestLiveCallsFollowTheCallerAndTheClock(t *testing.T) {
 			Cause     float64
 			Status    string `json:"dialstatus"`
 			Channel   struct {
-				ID     string `json:"id"`
+				ID     string                  `json:"id"`
 				Caller struct{ Number string } `json:"caller"`
 			} `json:"channel"`
 			Peer struct {
