@@ -270,8 +270,9 @@ type Webhook struct {
 	// creation.
 	Secret string       `json:"secret"`
 	State  WebhookState `json:"state"`
-	// Reason is why the subscription is disabled, or, while pending, why
-	// the last handshake failed; up to MaxAuditDetail bytes of UTF-8.
+	// Reason is why the subscription is disabled, or, while it is pending
+	// or failing, why its last round failed; up to MaxAuditDetail bytes of
+	// UTF-8.
 	Reason string `json:"reason,omitempty"`
 	// Failures counts the consecutive failed rounds of attempts (deliveries
 	// or handshakes) since the last success; RetryAt is when the next round
