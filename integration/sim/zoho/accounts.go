@@ -1,8 +1,11 @@
 package zohosim
 
 import (
+	"html"
 	"net/http"
 	"net/url"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -27,9 +30,12 @@ func (s *Server) accounts(dc, path string, r *http.Request, rec Request) respons
 		}
 		return ok(map[string]any{"result": "success", "locations": locs})
 	case path == "/oauth/v2/auth" && r.Method == http.MethodGet:
-		// The consent page: the simulator has no browser; tests call
-		// Authorize. Answer like a page would.
-		return response{status: 200}
+		// The consent page (spec §5.2 step 1): one Accept button per org,
+		// playing an admin of that org signed in at Zoho, and Reject. Tests
+		// without a browser call Authorize instead.
+		return s.consentPage(p)
+	case path == "/oauth/v2/auth" && r.Method == http.MethodPost:
+		return s.consent(p)
 	case path == "/oauth/v2/token" && r.Method == http.MethodPost:
 		return s.tokenGrant(dc, p)
 	case path == "/oauth/v2/token/revoke" && r.Method == http.MethodPost:
@@ -191,4 +197,47 @@ func (s *Server) deviceToken(dc string, p url.Values) response {
 	at := s.issue(o.ID, o.DC, d.scopes)
 	return ok(map[string]any{"access_token": at, "refresh_token": rt, "api_domain": s.APIDomain(o.DC),
 		"token_type": "Bearer", "expires_in": int(s.o.TokenTTL / time.Second)})
+}
+
+// consentPage renders the consent screen of the authorization-code flow.
+// Caller holds s.mu.
+func (s *Server) consentPage(p url.Values) response {
+	if p.Get("client_id") != s.o.ClientID || p.Get("redirect_uri") == "" || p.Get("response_type") != "code" {
+		return response{status: 400, header: map[string]string{"Content-Type": "text/plain; charset=utf-8"},
+			raw: []byte("invalid_client or missing redirect_uri / response_type\n")}
+	}
+	orgs := make([]string, 0, len(s.orgs))
+	for id := range s.orgs {
+		orgs = append(orgs, id)
+	}
+	sort.Strings(orgs)
+	var b strings.Builder
+	b.WriteString("<!doctype html><title>Zoho Accounts (simulated)</title>\n<h1>Allow access?</h1>\n<p>Scopes: " +
+		html.EscapeString(p.Get("scope")) + "</p>\n")
+	for _, id := range orgs {
+		o := s.orgs[id]
+		b.WriteString(`<form method="post"><input type="hidden" name="org" value="` + html.EscapeString(id) +
+			`"><input type="hidden" name="decision" value="accept"><button id="accept-` + html.EscapeString(id) + `">Accept as an admin of ` +
+			html.EscapeString(id) + " (" + html.EscapeString(o.DC) + ")</button></form>\n")
+	}
+	b.WriteString(`<form method="post"><input type="hidden" name="decision" value="reject"><button id="reject">Reject</button></form>` + "\n")
+	return response{status: 200, header: map[string]string{"Content-Type": "text/html; charset=utf-8"}, raw: []byte(b.String())}
+}
+
+// consent answers the consent screen: Accept issues a grant code for the
+// org and redirects to redirect_uri as Authorize does; Reject redirects
+// with error=access_denied (spec §5.2 step 2). Caller holds s.mu.
+func (s *Server) consent(p url.Values) response {
+	redirect, state := p.Get("redirect_uri"), p.Get("state")
+	if p.Get("client_id") != s.o.ClientID || redirect == "" {
+		return response{status: 400, header: map[string]string{"Content-Type": "text/plain; charset=utf-8"},
+			raw: []byte("invalid_client or missing redirect_uri\n")}
+	}
+	var to string
+	if p.Get("decision") == "accept" && s.orgs[p.Get("org")] != nil {
+		to = s.authorize(p.Get("org"), p.Get("scope"), redirect, state)
+	} else {
+		to = withQuery(redirect, url.Values{"error": {"access_denied"}, "state": {state}})
+	}
+	return response{status: http.StatusFound, header: map[string]string{"Location": to}}
 }

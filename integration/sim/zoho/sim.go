@@ -402,15 +402,24 @@ func (s *Server) RevokeOrgTokens(org string) {
 func (s *Server) Authorize(org, scopes, redirect, state string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.authorize(org, scopes, redirect, state)
+}
+
+// authorize is Authorize with s.mu held.
+func (s *Server) authorize(org, scopes, redirect, state string) string {
 	o := s.orgs[org]
 	code := "1000." + s.token()
 	s.codes[code] = &grant{org: org, dc: o.DC, scopes: scopes, redirect: redirect, expires: s.now().Add(3 * time.Minute)}
-	q := url.Values{"code": {code}, "location": {o.DC}, "accounts-server": {s.AccountsURL(o.DC)}, "state": {state}}
+	return withQuery(redirect, url.Values{"code": {code}, "location": {o.DC}, "accounts-server": {s.AccountsURL(o.DC)}, "state": {state}})
+}
+
+// withQuery adds q to the query of a URL.
+func withQuery(u string, q url.Values) string {
 	sep := "?"
-	if strings.Contains(redirect, "?") {
+	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	return redirect + sep + q.Encode()
+	return u + sep + q.Encode()
 }
 
 // SelfClientToken plays the Self Client: it issues a refresh token for org
@@ -624,13 +633,19 @@ type recorder struct {
 // response is what a handler answers.
 type response struct {
 	status int
-	body   any // JSON-encoded; nil: no body
+	body   any    // JSON-encoded; nil: no body
+	raw    []byte // sent as is instead (the consent page)
 	header map[string]string
 }
 
 func (o response) write(w http.ResponseWriter) {
 	for k, v := range o.header {
 		w.Header().Set(k, v)
+	}
+	if o.raw != nil {
+		w.WriteHeader(o.status)
+		_, _ = w.Write(o.raw)
+		return
 	}
 	if o.body == nil {
 		w.WriteHeader(o.status)
