@@ -153,7 +153,10 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	}
 	p.m.logins.WithLabelValues("ok").Inc()
 	p.limiter.reset(addr)
-	http.SetCookie(w, p.cookie(sessionCookie, tok, "/", int(p.ttl.Seconds())))
+	// A browser-session cookie: the server ends the session after
+	// admin.session_ttl (and the login then says so); closing the browser
+	// ends it sooner.
+	http.SetCookie(w, p.cookie(sessionCookie, tok, "/", 0))
 	http.SetCookie(w, p.cookie(loginCookie, "", "/login", -1))
 	to := localPath(next)
 	if to == "/" {
