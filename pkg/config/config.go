@@ -59,6 +59,8 @@ type Config struct {
 	ClickToCall ClickToCall `yaml:"click_to_call"`
 	// Admin is in admin.go.
 	Admin Admin `yaml:"admin"`
+	// Webhooks is in webhooks.go.
+	Webhooks Webhooks `yaml:"webhooks"`
 }
 
 // Log configures logging.
@@ -372,6 +374,7 @@ func Default() Config {
 			LoginWindow:       15 * time.Minute,
 			DiscoveryInterval: 5 * time.Minute,
 		},
+		Webhooks: defaultWebhooks(),
 	}
 }
 

@@ -115,6 +115,7 @@ func (c Config) problems() []error {
 	p.recordings(c.Recordings)
 	p.clickToCall(c.ClickToCall)
 	p.admin(c.Admin)
+	p.webhooks(c.Webhooks)
 	return p
 }
 
