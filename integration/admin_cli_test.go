@@ -37,7 +37,8 @@ type adminWorld struct {
 	actor string
 }
 
-// The extensions of tenant acme; none is linked at first.
+// The extensions of tenant acme, as the PBX has them; none is linked at
+// first.
 var adminExtensions = []store.Extension{
 	{Tenant: "acme", Number: "1001", Name: "Ana García", Device: "PJSIP/1001"},
 	{Tenant: "acme", Number: "1002", Name: "Ben Berg", Device: "PJSIP/1002"},
@@ -68,13 +69,19 @@ func newAdminWorld(t *testing.T, onRedis bool) *adminWorld {
 		"  client_id: " + w.sim.ClientID() + "\n  token_key_file: " + key + "\n  timeout: 2s\n"
 	pbx := "pbx:\n  kind: asterisk\n  default_tenant: acme\n"
 	if onRedis {
+		eps := []arisim.Endpoint{{Resource: "trunk", Context: "acme-from-trunk", Vars: map[string]string{"TENANT": "acme"}}}
+		for _, e := range adminExtensions {
+			eps = append(eps, arisim.Endpoint{Resource: e.Number, Context: "acme-internal", CallerIDName: e.Name,
+				CallerIDNumber: e.Number, Vars: map[string]string{"TENANT": "acme"}})
+		}
 		ari := arisim.New(arisim.Options{Username: "ringside", Password: "ari-secret", Tenant: "acme",
-			ChannelVars: []string{"CHANNEL(linkedid)", "TENANT"}, App: "ringside"})
+			ChannelVars: []string{"CHANNEL(linkedid)", "TENANT"}, App: "ringside", Endpoints: eps})
 		if err := ari.Start(); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(ari.Close)
 		pbx += "  tenant: {from: variable, variable: TENANT}\n  asterisk:\n    url: " + ari.URL() + "\n"
+		yaml += "admin:\n  discovery_interval: 1s\n"
 		w.prefix = "rstest-admin-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + time.Now().Format("150405.000000") + ":"
 		yaml += "redis:\n  addr: 127.0.0.1:6379\n  prefix: \"" + w.prefix + "\"\n"
 		t.Cleanup(func() { cleanRedis(w.prefix) })
@@ -149,6 +156,21 @@ func (w *adminWorld) seedEmbedded() {
 			w.t.Fatal(err)
 		}
 	}
+}
+
+// serve starts the daemon and waits until it is ready.
+func (w *adminWorld) serve() {
+	w.t.Helper()
+	w.daemon = start(w.t, w.env, "serve", "-config", w.cfg)
+	re := regexp.MustCompile(`"logger":"http","msg":"listening","addr":"([0-9.:]+)"`)
+	var base string
+	eventually(w.t, 60*time.Second, "the http address in the log", func() bool {
+		if m := re.FindStringSubmatch(w.daemon.errOut()); m != nil {
+			base = "http://" + m[1]
+		}
+		return base != ""
+	})
+	eventually(w.t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(w.t, base+"/readyz"); return code == 200 })
 }
 
 // registered reports whether the Zoho user has click-to-dial and call
@@ -296,4 +318,253 @@ func TestAdminAccountsAndTokens(t *testing.T) {
 			t.Errorf("audit lacks %q:\n%s", r, audit)
 		}
 	}
+}
+
+// TestAdminTenantsAndUsers: tenants, the users table, links, switches,
+// terminals and the audit log from the command line on the embedded store
+// with no daemon running; every refused command changes nothing.
+func TestAdminTenantsAndUsers(t *testing.T) {
+	w := newAdminWorld(t, false)
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tenants"}, "Usage: ringside tenants <command>"},
+		{[]string{"users", "frob"}, `unknown command "frob"`},
+		{[]string{"tenants", "add"}, "-id is required"},
+		{[]string{"tenants", "set"}, "nothing to change"},
+		{[]string{"tenants", "set", "-mode", "sip"}, `-mode must be rest or phonebridge, got "sip"`},
+		{[]string{"tenants", "set", "-feature", "missed_call_task=maybe"}, `want name=on or name=off, got "missed_call_task=maybe"`},
+		{[]string{"tenants", "delete", "-yes"}, "-tenant is required"},
+		{[]string{"users", "link", "-extension", "1001"}, "-zoho-user is required"},
+		{[]string{"users", "set", "-extension", "1001"}, "nothing to change"},
+		{[]string{"users", "set", "-extension", "1001", "-notifications", "maybe"}, `want on or off, got "maybe"`},
+		{[]string{"users", "list", "-linked", "-unlinked"}, "exclude each other"},
+		{[]string{"users", "list", "-limit", "0"}, "-limit at least 1"},
+		{[]string{"users", "list", "-tenant", "a.b"}, `invalid tenant "a.b"`},
+		{[]string{"audit", "-offset", "-1"}, "-offset must be at least 0"},
+	} {
+		if out := w.ringside(2, "", tc.args...); !strings.Contains(out, tc.want) {
+			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out)
+		}
+	}
+
+	// Tenants.
+	if out := w.ringside(0, "", "tenants", "list"); !strings.Contains(out, "No tenants yet") {
+		t.Errorf("tenants list of none:\n%s", out)
+	}
+	if out := w.ringside(0, "", "tenants", "add", "-id", "acme", "-name", "Acme GmbH"); !strings.Contains(out, "Tenant acme (Acme GmbH) added") {
+		t.Errorf("tenants add:\n%s", out)
+	}
+	w.ringside(0, "", "tenants", "add", "-id", "globex")
+	w.refuse(1, "tenant acme exists already", "tenants", "add", "-id", "acme", "-name", "Other")
+	w.refuse(1, `tenant id "a b"`, "tenants", "add", "-id", "a b")
+	w.refuse(1, "tenant initech does not exist", "users", "list", "-tenant", "initech")
+	tenants := w.ringside(0, "", "tenants", "list")
+	w.wantRows("tenants list", tenants, [][]string{{"ID", "NAME", "MODE", "REGION", "ZOHO", "CREATED"}}, "")
+	if !regexp.MustCompile(`(?m)^acme\s+Acme GmbH\s+-\s+-\s+disconnected\s+\S+Z$`).MatchString(tenants) ||
+		!regexp.MustCompile(`(?m)^globex\s+globex\s+-\s+-\s+disconnected\s+\S+Z$`).MatchString(tenants) || strings.Contains(tenants, "Other") {
+		t.Errorf("tenants list:\n%s", tenants)
+	}
+
+	// Linking needs Zoho connected, and extensions (from the PBX).
+	w.seedEmbedded()
+	w.refuse(1, "connect it with `ringside zoho connect -tenant acme`", "users", "link", "-extension", "1001", "-zoho-user", "ana@acme.example")
+	w.connectZoho()
+	users := func(args ...string) string { return w.ringside(0, "", append([]string{"users", "list"}, args...)...) }
+	none := [][]string{
+		{"EXTENSION", "NAME", "ZOHO LOGIN", "ZOHO NAME", "LINKED", "NOTIFICATIONS", "CLICK-TO-CALL", "TERMINAL"},
+		{"1001", "Ana García", "-", "-", "off", "-", "-", "-"},
+		{"1010", "Dora Door", "-", "-", "off", "-", "-", "-"},
+	}
+	w.wantRows("users list", users(), none, "showing 1–4 of 4")
+
+	if out := w.ringside(0, "", "users", "link", "-extension", "1001", "-zoho-user", "ANA@acme.example"); !strings.Contains(out, "Extension 1001 linked to ana@acme.example (Ana)") ||
+		!strings.Contains(out, "registered at Zoho") {
+		t.Errorf("users link by email:\n%s", out)
+	}
+	w.ringside(0, "", "users", "link", "-extension", "1002", "-zoho-user", "pb-1002") // by PhoneBridge id
+	if !w.registered("pb-1001") || !w.registered("pb-1002") {
+		t.Error("linked users are not registered at Zoho")
+	}
+	before := users()
+	w.wantRows("users list", before, twoLinked, "showing 1–4 of 4")
+
+	// Bad input changes nothing.
+	w.refuse(1, "extension 1001 is already linked to ana@acme.example", "users", "link", "-extension", "1001", "-zoho-user", "cleo@acme.example")
+	w.refuse(1, "Zoho user ana@acme.example is already linked to extension 1001", "users", "link", "-extension", "1003", "-zoho-user", "ana@acme.example")
+	w.refuse(1, "extension 1009 does not exist in tenant acme (extensions come from the PBX; check `ringside users list -tenant acme`)",
+		"users", "link", "-extension", "1009", "-zoho-user", "cleo@acme.example")
+	w.refuse(1, `no user "nobody@acme.example" in the Zoho org of tenant acme`, "users", "link", "-extension", "1003", "-zoho-user", "nobody@acme.example")
+	w.refuse(1, "click-to-call requires call notifications", "users", "set", "-extension", "1001", "-notifications", "off", "-click-to-call", "on")
+	w.refuse(1, "extension 1003 of tenant acme is not linked", "users", "set", "-extension", "1003", "-notifications", "on")
+	w.refuse(1, "extension 1009 does not exist in tenant acme", "users", "set", "-extension", "1009", "-notifications", "on")
+	w.refuse(1, "extension 1003 of tenant acme is not linked", "users", "unlink", "-extension", "1003")
+	w.refuse(1, "extension 1009 does not exist in tenant acme", "users", "unlink", "-extension", "1009")
+	if after := users(); after != before {
+		t.Errorf("refused commands changed the users table:\n%s\nwas\n%s", after, before)
+	}
+	if w.registered("pb-1003") {
+		t.Error("a refused link registered Cleo at Zoho")
+	}
+
+	// Search and paging.
+	w.wantRows("users list -linked", users("-linked"), twoLinked[:2], "showing 1–2 of 2")
+	w.wantRows("users list -unlinked -offset 1 -limit 1", users("-unlinked", "-offset", "1", "-limit", "1"), twoLinked[3:], "showing 2–2 of 2")
+	if out := users("-unlinked", "-offset", "1", "-limit", "1"); strings.Contains(out, "Cleo") {
+		t.Errorf("a page of one shows two rows:\n%s", out)
+	}
+	w.wantRows("users list -search BEN", users("-search", "BEN"), twoLinked[1:2], "showing 1–1 of 1")
+	w.wantRows("users list -search dora", users("-search", "dora"), twoLinked[3:], "showing 1–1 of 1")
+	if out := users("-search", "nobody"); !strings.Contains(out, "showing 0 of 0") {
+		t.Errorf("users list -search nobody:\n%s", out)
+	}
+
+	// Switches: notifications off turns click-to-call off.
+	if out := w.ringside(0, "", "users", "set", "-extension", "1001", "-click-to-call", "off"); !strings.Contains(out, "notifications on, click-to-call off") {
+		t.Errorf("users set -click-to-call off:\n%s", out)
+	}
+	w.ringside(0, "", "users", "set", "-extension", "1002", "-notifications", "off")
+	w.wantRows("users list", users(), [][]string{
+		{"1001", "Ana García", "ana@acme.example", "Ana", "on", "on", "off", "-"},
+		{"1002", "Ben Berg", "ben@acme.example", "Ben", "on", "off", "off", "-"},
+	}, "")
+	w.ringside(0, "", "users", "set", "-extension", "1002", "-notifications", "on", "-click-to-call", "on")
+
+	// Tenant settings; the default user must be a user of the org.
+	if out := w.ringside(0, "", "tenants", "set", "-default-user", "boss@acme.example", "-region", "at", "-feature", "missed_call_task=on",
+		"-feature", "other=off", "-name", "Acme AG"); !strings.Contains(out, "Tenant acme changed") {
+		t.Errorf("tenants set:\n%s", out)
+	}
+	show := w.ringside(0, "", "tenants", "show")
+	w.wantRows("tenants show", show, [][]string{{"tenant", "acme"}, {"name", "Acme AG"}, {"mode", "phonebridge"}, {"region", "AT"},
+		{"default user", "9009"}, {"features on", "missed_call_task"}, {"zoho", "connected"}, {"zoho location", "eu"},
+		{"users", "4 extensions, 2 linked"}}, "")
+	w.refuse(1, `no user "nobody@acme.example" in the Zoho org of tenant acme`, "tenants", "set", "-default-user", "nobody@acme.example")
+	w.refuse(1, `region "GERMANY": want two upper-case letters`, "tenants", "set", "-region", "Germany", "-name", "Changed")
+	if after := w.ringside(0, "", "tenants", "show"); after != show {
+		t.Errorf("refused tenant changes changed it:\n%s\nwas\n%s", after, show)
+	}
+
+	// Unlinking unregisters the user at Zoho.
+	if out := w.ringside(0, "", "users", "unlink", "-extension", "1002"); !strings.Contains(out, "Extension 1002 unlinked from ben@acme.example") ||
+		strings.Contains(out, "warning") {
+		t.Errorf("users unlink:\n%s", out)
+	}
+	if w.registered("pb-1002") || !w.registered("pb-1001") {
+		t.Error("unlinking 1002 did not unregister Ben alone")
+	}
+	w.wantRows("users list", users(), [][]string{{"1002", "Ben Berg", "-", "-", "off", "-", "-", "-"}}, "showing 1–4 of 4")
+
+	// Terminals go through the same service (and its audit log).
+	if out := w.ringside(0, "", "terminals", "list"); !strings.Contains(out, "No default terminal set in tenant acme") {
+		t.Errorf("terminals list:\n%s", out)
+	}
+	if out := w.ringside(0, "", "terminals", "show", "-extension", "1001"); !strings.Contains(out, "1001\textension itself PJSIP/1001 (no default terminal set)") {
+		t.Errorf("terminals show:\n%s", out)
+	}
+	w.ringside(0, "", "terminals", "reset", "-extension", "1001")
+	w.refuse(1, "tenant acme has no extension 4711", "terminals", "reset", "-extension", "4711")
+
+	// The audit log says who did what, through which surface, and what
+	// was refused.
+	audit := w.ringside(0, "", "audit")
+	for _, r := range [][]string{
+		{w.actor, "cli", "-", "tenant.create", "acme", "Acme GmbH", "ok"},
+		{w.actor, "cli", "-", "tenant.create", "acme", "Other", "refused: natskv: create tenant acme: exists: conflict"},
+		{w.actor, "cli", "acme", "user.link", "1001", "ANA@acme.example", "ok"},
+		{w.actor, "cli", "acme", "user.link", "1003", "nobody@acme.example", `refused: no user "nobody@acme.example" in the Zoho org of tenant acme: not found`},
+		{w.actor, "cli", "acme", "user.switches", "1001", "notifications=off click_to_call=on", "refused: natskv: set switches of acme/1001: click-to-call requires notifications: invalid"},
+		{w.actor, "cli", "acme", "user.switches", "1001", "click_to_call=off", "ok"},
+		{w.actor, "cli", "acme", "tenant.update", "acme", "name=Acme AG region=at default_user=boss@acme.example missed_call_task=true other=false", "ok"},
+		{w.actor, "cli", "acme", "user.unlink", "1002", "ben@acme.example", "ok"},
+		{w.actor, "cli", "acme", "terminal.reset", "1001", "-", "ok"},
+	} {
+		if !auditRow(r...).MatchString(audit) {
+			t.Errorf("audit lacks %q:\n%s", r, audit)
+		}
+	}
+	if out := w.ringside(0, "", "audit", "-tenant", "acme", "-limit", "2"); strings.Count(out, w.actor) != 2 || !strings.Contains(out, "showing 1–2 of ") ||
+		strings.Contains(out, "tenant.create") {
+		t.Errorf("audit -tenant acme -limit 2:\n%s", out)
+	}
+
+	// Deleting a tenant says what it does first, then unlinks everyone.
+	w.refuse(1, "not deleted without -yes: deleting tenant acme unlinks its 1 linked users", "tenants", "delete", "-tenant", "acme")
+	w.wantRows("users list", users(), [][]string{{"1001", "Ana García", "ana@acme.example", "Ana", "on", "on", "off", "-"}}, "")
+	if out := w.ringside(0, "", "tenants", "delete", "-tenant", "acme", "-yes"); !strings.Contains(out, "Tenant acme deleted; 1 users were unlinked") {
+		t.Errorf("tenants delete:\n%s", out)
+	}
+	if w.registered("pb-1001") {
+		t.Error("deleting the tenant left Ana registered at Zoho")
+	}
+	if out := w.ringside(0, "", "tenants", "list"); strings.Contains(out, "acme") || !strings.Contains(out, "globex") {
+		t.Errorf("tenants list after delete:\n%s", out)
+	}
+	w.refuse(1, "tenant acme does not exist (see `ringside tenants list`)", "users", "list")
+}
+
+// TestAdminCommandsBesideTheDaemon: on Redis the admin commands run beside
+// a running daemon (on the ARI simulator) and share its store: accounts and
+// tokens, the users table, a link registered at Zoho, switches, unlink and
+// the audit log.
+func TestAdminCommandsBesideTheDaemon(t *testing.T) {
+	w := newAdminWorld(t, true)
+	w.serve()
+	w.connectZoho()
+
+	// The daemon discovers the extensions at the ARI simulator's endpoints
+	// (the trunk is not one).
+	eventually(t, 30*time.Second, "the discovered extensions", func() bool {
+		code, out := runIn(t, w.env, "", "users", "list", "-config", w.cfg)
+		return code == 0 && strings.Contains(out, "showing 1–4 of 4")
+	})
+
+	w.ringside(0, "operator password\n", "accounts", "add", "-username", "ops", "-role", "operator")
+	if out := w.ringside(0, "", "tokens", "create", "-username", "ops"); !regexp.MustCompile(`(?m)^rsk_[A-Za-z0-9_-]{43}$`).MatchString(out) {
+		t.Errorf("tokens create:\n%s", out)
+	}
+	w.refuse(1, "password shorter than 10 characters", "accounts", "passwd", "-username", "ops", "-password-file", "/dev/null")
+
+	users := func(args ...string) string { return w.ringside(0, "", append([]string{"users", "list"}, args...)...) }
+	w.wantRows("users list", users(), [][]string{{"1001", "Ana García", "-", "-", "off", "-", "-", "-"}}, "showing 1–4 of 4")
+	w.ringside(0, "", "users", "link", "-extension", "1001", "-zoho-user", "ana@acme.example")
+	w.ringside(0, "", "users", "link", "-extension", "1002", "-zoho-user", "9002") // by CRM user id
+	if !w.registered("pb-1001") || !w.registered("pb-1002") {
+		t.Error("linked users are not registered at Zoho")
+	}
+	before := users()
+	w.wantRows("users list", before, twoLinked, "showing 1–4 of 4")
+	w.refuse(1, "extension 1002 is already linked to ben@acme.example", "users", "link", "-extension", "1002", "-zoho-user", "cleo@acme.example")
+	w.refuse(1, "Zoho user ben@acme.example is already linked to extension 1002", "users", "link", "-extension", "1003", "-zoho-user", "pb-1002")
+	w.refuse(1, "extension 1009 does not exist in tenant acme", "users", "link", "-extension", "1009", "-zoho-user", "cleo@acme.example")
+	w.refuse(1, `no user "9999" in the Zoho org of tenant acme`, "users", "link", "-extension", "1003", "-zoho-user", "9999")
+	w.refuse(1, "click-to-call requires call notifications", "users", "set", "-extension", "1002", "-notifications", "off", "-click-to-call", "on")
+	if after := users(); after != before {
+		t.Errorf("refused commands changed the users table:\n%s\nwas\n%s", after, before)
+	}
+
+	w.ringside(0, "", "users", "set", "-extension", "1002", "-notifications", "off")
+	w.wantRows("users list -linked", users("-linked"), [][]string{{"1002", "Ben Berg", "ben@acme.example", "Ben", "on", "off", "off", "-"}}, "showing 1–2 of 2")
+	w.ringside(0, "", "users", "unlink", "-extension", "1002")
+	if w.registered("pb-1002") {
+		t.Error("unlinking did not unregister Ben at Zoho")
+	}
+
+	audit := w.ringside(0, "", "audit", "-tenant", "acme")
+	for _, r := range [][]string{
+		{w.actor, "cli", "acme", "user.link", "1001", "ana@acme.example", "ok"},
+		{w.actor, "cli", "acme", "user.link", "1002", "9002", "ok"},
+		{w.actor, "cli", "acme", "user.switches", "1002", "notifications=off", "ok"},
+		{w.actor, "cli", "acme", "user.unlink", "1002", "ben@acme.example", "ok"},
+	} {
+		if !auditRow(r...).MatchString(audit) {
+			t.Errorf("audit lacks %q:\n%s", r, audit)
+		}
+	}
+	if !strings.Contains(audit, "refused: no user \"9999\" in the Zoho org of tenant acme") {
+		t.Errorf("audit lacks the refused link:\n%s", audit)
+	}
+	w.daemon.terminate()
 }

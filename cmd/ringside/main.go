@@ -24,8 +24,11 @@ Commands:
   demo      run the whole pipeline on the embedded default with simulated calls
   zoho      connect a tenant to Zoho, show or drop the connection, list its users
   terminals list, show or reset the default terminals click-to-call rings first
+  tenants   list, add, show, change or delete tenants (companies)
+  users     the users table: list extensions, link them to Zoho users, switch features
   accounts  add, list, delete admin logins or set their passwords
   tokens    create an API token for an admin login
+  audit     show the audit log: who changed what, through which surface
 
 Run 'ringside <command> -h' for the flags of a command.
 `
@@ -61,10 +64,16 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		err = cmdZoho(ctx, rest, env, os.Stdin, stdout, stderr)
 	case "terminals":
 		err = cmdTerminals(ctx, rest, env, stdout, stderr)
+	case "tenants":
+		err = cmdTenants(ctx, rest, env, stdout, stderr)
+	case "users":
+		err = cmdUsers(ctx, rest, env, stdout, stderr)
 	case "accounts":
 		err = cmdAccounts(ctx, rest, env, os.Stdin, stdout, stderr)
 	case "tokens":
 		err = cmdTokens(ctx, rest, env, stdout, stderr)
+	case "audit":
+		err = cmdAudit(ctx, rest, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
