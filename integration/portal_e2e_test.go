@@ -164,19 +164,19 @@ func (w *portalWorld) link(ext string) (store.Link, error) {
 // the portal tests are never skipped.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
+	const install = "install the Debian package `chromium` (apt-get install chromium; CI installs it in .ci/run)"
 	if p := os.Getenv("RINGSIDE_CHROMIUM"); p != "" {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Fatalf("headless Chromium is needed for the portal tests: $RINGSIDE_CHROMIUM=%s: %v; %s", p, err, install)
+		}
 		return p
 	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
+	for _, name := range []string{"chromium", "chromium-browser", "/usr/bin/chromium"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	t.Fatal("headless Chromium is needed for the portal tests and was not found (chromium on PATH, /usr/bin/chromium, " +
-		"or $RINGSIDE_CHROMIUM): install the Debian package `chromium` (apt-get install chromium; CI installs it in .ci/run)")
+	t.Fatal("headless Chromium is needed for the portal tests and was not found (chromium on PATH, /usr/bin/chromium): " + install)
 	return ""
 }
 
@@ -524,6 +524,14 @@ func TestPortalInChromium(t *testing.T) {
 		}
 
 		b.expectText(t, "#terminal", "The extension itself (PJSIP/1001)")
+		// The service's refusal comes back as a flash with its detail.
+		b.step(t, "a mobile terminal without a number", chromedp.SetValue(chromedp.CSS("#terminal-kind"), "mobile"))
+		b.submit(t, "#terminal-set")
+		b.expectText(t, "#flash", "Invalid input: ", "mobile number")
+		if cls, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.querySelector("#flash").className`)); cls != "flash error" {
+			t.Errorf("the refusal is shown as %q", cls)
+		}
+		b.expectText(t, "#terminal", "The extension itself (PJSIP/1001)")
 		b.step(t, "a mobile terminal",
 			chromedp.SetValue(chromedp.CSS("#terminal-kind"), "mobile"),
 			chromedp.SetValue(chromedp.CSS("#terminal-value"), "+491701234567"))
@@ -668,6 +676,12 @@ func TestPortalRefusalsInChromium(t *testing.T) {
 		b.expectText(t, "#user-1004", "Dora Díaz", "NO")
 		b.expectText(t, "#range", "1–5 de 5")
 		b.expectText(t, "#zoho-problem", "Active la integración con Zoho")
+		// A refusal of the service, in Spanish with the service's detail.
+		b.open(t, "/tenants/acme/users/1004")
+		b.step(t, "un móvil sin número", chromedp.SetValue(chromedp.CSS("#terminal-kind"), "mobile"))
+		b.submit(t, "#terminal-set")
+		b.expectText(t, "#flash", "Datos no válidos: ", "mobile number")
+		b.open(t, "/tenants/acme/users")
 		b.expectText(t, "nav.tenant", "Usuarios", "Integración con Zoho", "Llamadas en curso", "Registro de auditoría")
 		if lang, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string]("document.documentElement.lang")); lang != "es" {
 			t.Errorf("html lang %q", lang)
