@@ -169,7 +169,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	if err != nil {
 		return err
 	}
-	consumerFns := append(append([]func(context.Context, *natsbus.Bus) error(nil), h.consumers...), terminalsConsumer(terms))
+	consumerFns := append(append([]func(context.Context, *natsbus.Bus) error(nil), h.consumers...), terminalsConsumer(terms), webhooksConsumer(cfg, st, log, reg))
 	// Click-to-call reports failures to the user through Zoho; the HTTP
 	// side is Zoho's to call, so it exists only with Zoho.
 	var click clickSide

@@ -50,6 +50,10 @@ type Poster interface {
 	Post(ctx context.Context, r Request) (Response, error)
 }
 
+// ErrInProgress: another attempt (another worker or process) is deciding
+// the subscription's current round; its outcome is stored soon.
+var ErrInProgress = errors.New("another attempt is deciding this round")
+
 // ErrTimeout is wrapped by a Poster's error when the receiver did not
 // answer in time.
 var ErrTimeout = errors.New("timeout")
@@ -350,7 +354,7 @@ func (d *Dispatcher) ready(ctx context.Context, w store.Webhook) (store.Webhook,
 		return w, fmt.Errorf("subscription %s: claim round: %w", w.ID, err)
 	}
 	if !got {
-		return w, &held{after: d.o.Timeout, err: fmt.Errorf("subscription %s: another attempt decides this round", w.ID)}
+		return w, &held{after: d.o.Timeout, err: fmt.Errorf("subscription %s: %w", w.ID, ErrInProgress)}
 	}
 	if w.State == store.WebhookPending {
 		return d.verify(ctx, w)
@@ -398,8 +402,8 @@ func (d *Dispatcher) verify(ctx context.Context, w store.Webhook) (store.Webhook
 
 // Verify runs the handshake of the subscription now if it is pending (and
 // its backoff has passed), and returns it as it then stands: the CLI calls
-// it right after adding or enabling one. An error says why it is not
-// active.
+// it right after enabling one. An error says why it is not active
+// (ErrInProgress: another process is running the handshake).
 func (d *Dispatcher) Verify(ctx context.Context, tenant, id string) (store.Webhook, error) {
 	w, err := d.o.Subscriptions.Webhook(ctx, tenant, id)
 	if err != nil {
