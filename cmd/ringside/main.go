@@ -29,6 +29,7 @@ Commands:
   accounts  add, list, delete admin logins or set their passwords
   tokens    create an API token for an admin login
   audit     show the audit log: who changed what, through which surface
+  webhooks  signed webhooks for other CRMs: add, list, remove, enable subscriptions, read their delivery log
 
 Run 'ringside <command> -h' for the flags of a command.
 `
@@ -74,6 +75,8 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		err = cmdTokens(ctx, rest, env, stdout, stderr)
 	case "audit":
 		err = cmdAudit(ctx, rest, env, stdout, stderr)
+	case "webhooks":
+		err = cmdWebhooks(ctx, rest, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
