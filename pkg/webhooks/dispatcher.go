@@ -528,7 +528,7 @@ func (d *Dispatcher) failed(ctx context.Context, w store.Webhook, o outcome) err
 		x.RetryAt = now.Add(d.o.Backoff.Delay(x.Failures - 1)).UTC()
 		x.Reason = clip(fmt.Sprintf("%d consecutive failed attempts; last: %s", x.Failures, why), store.MaxAuditDetail)
 		if x.State == store.WebhookPending {
-			x.Reason = clip(fmt.Sprintf("verification failed %d times; last: %s", x.Failures, why), store.MaxAuditDetail)
+			x.Reason = clip(fmt.Sprintf("verification failed, %d in a row; last: %s", x.Failures, why), store.MaxAuditDetail)
 		}
 		counted, disabled = true, x.Failures >= d.o.MaxFailures
 		if disabled {

@@ -382,7 +382,7 @@ func TestHandshakeEcho(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || got.State != store.WebhookPending || got.Failures != 1 || !strings.Contains(got.Reason, "verification failed 1 times") {
+			if err == nil || got.State != store.WebhookPending || got.Failures != 1 || !strings.Contains(got.Reason, "verification failed, 1 in a row") {
 				t.Fatalf("Verify = %+v, %v; want pending with one failure", got, err)
 			}
 			if log := w.st.deliveries(); len(log) != 1 || log[0].Result != store.DeliveryHTTPError {
