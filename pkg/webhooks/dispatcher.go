@@ -82,8 +82,9 @@ type Event struct {
 	MsgID string
 	// Data is the events.Call v1 JSON as published.
 	Data []byte
-	// Published is when the stream stored it: subscriptions created later
-	// do not get it. Zero: unknown, not filtered.
+	// Published is when the stream stored it: a subscription gets the
+	// events published after its receiver was last verified. Zero: unknown,
+	// not filtered.
 	Published time.Time
 	// Attempt is the stream's delivery count, from 1.
 	Attempt int
@@ -116,7 +117,7 @@ type Options struct {
 	// 0: 7 days.
 	DoneTTL time.Duration
 	// SweepInterval is how often Run looks for pending subscriptions to
-	// verify; 0: 5s.
+	// verify; 0: 2s.
 	SweepInterval time.Duration
 	// UserAgent is sent with every request ("Ringside/1.4.0"); "":
 	// "Ringside".
@@ -133,7 +134,7 @@ const (
 	DefaultTimeout       = 10 * time.Second
 	DefaultMaxFailures   = 30
 	DefaultDoneTTL       = 7 * 24 * time.Hour
-	DefaultSweepInterval = 5 * time.Second
+	DefaultSweepInterval = 2 * time.Second
 )
 
 // DefaultBackoff spaces the rounds of a failing subscription.
@@ -216,8 +217,11 @@ type held struct {
 func (h *held) Error() string { return h.err.Error() }
 func (h *held) Unwrap() error { return h.err }
 
-// Handle delivers one call event to every subscription of its tenant that
-// wants it and has not got it yet. nil: every one got it (or is disabled);
+// Handle delivers one call event to every active subscription of its
+// tenant that wants it, was verified before the event was published, and
+// has not got it yet. Pending subscriptions are left to the sweep (Run):
+// an event is held only for a verified receiver that fails, never for one
+// that may never answer. nil: every one got it (or is now disabled);
 // a fault.Retryable error, with the delay until the earliest of them may be
 // tried again: some did not, retry the event (those that got it are not
 // sent it again); fault.Permanent: the event cannot be read.
@@ -235,8 +239,8 @@ func (d *Dispatcher) Handle(ctx context.Context, ev Event) error {
 	}
 	var targets []store.Webhook
 	for _, w := range subs {
-		if w.State != store.WebhookDisabled && w.Wants(string(call.Type)) &&
-			(ev.Published.IsZero() || !ev.Published.Before(w.CreatedAt)) {
+		if w.State == store.WebhookActive && w.Wants(string(call.Type)) &&
+			(ev.Published.IsZero() || !ev.Published.Before(w.CreatedAt) && !ev.Published.Before(w.VerifiedAt)) {
 			targets = append(targets, w)
 		}
 	}
@@ -291,7 +295,7 @@ func roundKey(w store.Webhook) string {
 }
 
 // deliver sends the event to one subscription unless it got it already.
-// nil: it has it (or the subscription is gone or disabled); *held: not
+// nil: it has it (or the subscription is no longer active); *held: not
 // now; any other error: the store failed.
 func (d *Dispatcher) deliver(ctx context.Context, w store.Webhook, env Envelope, body []byte, attempt int) error {
 	done := doneKey(w, env.ID)
@@ -299,6 +303,9 @@ func (d *Dispatcher) deliver(ctx context.Context, w store.Webhook, env Envelope,
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("subscription %s: done marker: %w", w.ID, err)
+	}
+	if w.State != store.WebhookActive {
+		return nil
 	}
 	w, err := d.ready(ctx, w)
 	if err != nil || w.State != store.WebhookActive {

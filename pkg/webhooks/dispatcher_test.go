@@ -310,30 +310,43 @@ func wantHeld(t *testing.T, what string, err error, min time.Duration) {
 	}
 }
 
+// TestHandshakeThenDelivery: a pending subscription gets nothing (and
+// holds nothing) until the sweep has verified its receiver; then the events
+// published after that are delivered, once.
 func TestHandshakeThenDelivery(t *testing.T) {
 	w := newWorld(t, nil)
 	w.st.add(store.Webhook{Tenant: "acme", ID: "wh_1", URL: "https://crm.example/hooks", State: store.WebhookPending})
-	ev := w.event("c1", 1, events.Ringing)
+	early := w.event("c1", 1, events.Ringing)
+	if err := w.handle(early); err != nil || len(w.rcv.got) != 0 {
+		t.Fatalf("event for a pending subscription: %v, %d requests; want nothing sent, nothing held", err, len(w.rcv.got))
+	}
+	w.clock.Add(time.Second)
+	w.d.sweep(context.Background())
+	if n := w.rcv.count(TypeVerify, ""); n != 1 || len(w.rcv.got) != 1 {
+		t.Fatalf("%d handshakes, %d requests; want the handshake only", n, len(w.rcv.got))
+	}
+	got := w.st.get("acme", "wh_1")
+	if got.State != store.WebhookActive || !got.VerifiedAt.Equal(w.clock.Now()) || got.Failures != 0 {
+		t.Fatalf("subscription after the handshake: %+v", got)
+	}
+	if err := w.handle(early); err != nil || len(w.rcv.got) != 1 {
+		t.Fatalf("event published before the verification: %v, %d requests; want it not delivered", err, len(w.rcv.got))
+	}
+	w.clock.Add(time.Second)
+	ev := w.event("c1", 2, events.Answered)
 	if err := w.handle(ev); err != nil {
 		t.Fatalf("Handle: %v", err)
 	}
-	if n := w.rcv.count(TypeVerify, ""); n != 1 {
-		t.Fatalf("%d handshakes, want 1", n)
-	}
 	id := EventID(ev.MsgID)
-	if n := w.rcv.count("call.ringing", id); n != 1 {
+	if n := w.rcv.count("call.answered", id); n != 1 {
 		t.Fatalf("event delivered %d times, want once", n)
 	}
 	if first := w.rcv.got[0]; first.Headers[HeaderEventType] != TypeVerify || first.Headers["User-Agent"] != "Ringside/test" {
 		t.Fatalf("first request %v, want the handshake", first.Headers)
 	}
 	var env Envelope
-	if err := json.Unmarshal(w.rcv.got[1].Body, &env); err != nil || env.ID != id || env.Tenant != "acme" || env.Type != "call.ringing" {
+	if err := json.Unmarshal(w.rcv.got[1].Body, &env); err != nil || env.ID != id || env.Tenant != "acme" || env.Type != "call.answered" {
 		t.Fatalf("delivered envelope %+v (%v)", env, err)
-	}
-	got := w.st.get("acme", "wh_1")
-	if got.State != store.WebhookActive || got.VerifiedAt.IsZero() || got.Failures != 0 {
-		t.Fatalf("subscription after the handshake: %+v", got)
 	}
 	log := w.st.deliveries()
 	if len(log) != 2 || log[0].EventType != TypeVerify || log[1].EventID != id || log[1].Result != store.DeliveryOK || log[1].Status != 204 || log[1].Attempt != 1 {
@@ -349,7 +362,7 @@ func TestHandshakeThenDelivery(t *testing.T) {
 	if err := w.handle(ev); err != nil {
 		t.Fatal(err)
 	}
-	if n := w.rcv.count("call.ringing", id); n != 1 {
+	if n := w.rcv.count("call.answered", id); n != 1 {
 		t.Fatalf("redelivered event sent %d times, want once", n)
 	}
 }

@@ -17,7 +17,8 @@
 //   - the handshake: {"type": "ringside.verify", "challenge": "..."} signed
 //     like a delivery, passed by a 2xx answer echoing the challenge (as
 //     {"challenge": "..."} or the plain token);
-//   - the delivery rules (Dispatcher): which subscriptions get an event,
+//   - the delivery rules (Dispatcher): which subscriptions get an event
+//     (active ones, verified before it was published, that want its type),
 //     one done marker per subscription and event so a redelivery reaches
 //     only those that did not get it, a backoff per failing subscription
 //     with one probe per round, auto-disable after Options.MaxFailures
