@@ -13,11 +13,15 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -209,6 +213,9 @@ func newBrowser(t *testing.T) context.Context {
 type tab struct {
 	ctx  context.Context
 	base string
+
+	mu       sync.Mutex
+	problems []string // CSP violations, script errors
 }
 
 // newTab opens a tab whose requests ask for lang (Accept-Language).
@@ -223,7 +230,47 @@ func newTab(t *testing.T, browser context.Context, base, lang string) *tab {
 		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) ringside-portal-test", AcceptLanguage: lang}); err != nil {
 		t.Fatal(err)
 	}
-	return &tab{ctx: ctx, base: base}
+	b := &tab{ctx: ctx, base: base}
+	// What the browser reports against the pages: a Content-Security-
+	// Policy violation (an inline script or style, a foreign asset) or a
+	// script error fails the test.
+	entries := chromedp.Events(ctx, cdplog.EntryAdded)
+	exceptions := chromedp.Events(ctx, runtime.ExceptionThrown)
+	if _, err := chromedp.Call(ctx, cdplog.Enable, cdp.Empty{}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for ev, err := range entries {
+			if err != nil {
+				return
+			}
+			if e := ev.Entry; e.Source == "javascript" || e.Source == "security" || strings.Contains(e.Text, "Content Security Policy") {
+				b.problem(fmt.Sprintf("%s %s: %s (%s)", e.Source, e.Level, e.Text, e.URL))
+			}
+		}
+	}()
+	go func() {
+		for ev, err := range exceptions {
+			if err != nil {
+				return
+			}
+			b.problem("script exception: " + ev.ExceptionDetails.Text)
+		}
+	}()
+	t.Cleanup(func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		for _, p := range b.problems {
+			t.Errorf("the browser reports: %s", p)
+		}
+	})
+	return b
+}
+
+func (b *tab) problem(p string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.problems = append(b.problems, p)
 }
 
 // shootOnFailure saves a full-page PNG of the tab when t fails, to
