@@ -232,7 +232,7 @@ func waitNotify(t *testing.T, msgs <-chan string, want string) {
 func TestDemoRunsTheWholePipeline(t *testing.T) {
 	sock, notes := notifySocket(t)
 	p := start(t, []string{"NOTIFY_SOCKET=" + sock, "RINGSIDE_LOG_FORMAT=json"},
-		"demo", "-listen", "127.0.0.1:0", "-concurrent", "50", "-speed", "50", "-seed", "7")
+		"demo", "-listen", "127.0.0.1:0", "-concurrent", "20", "-speed", "50", "-seed", "7")
 	var addr string
 	select {
 	case addr = <-p.addr:
@@ -246,6 +246,13 @@ func TestDemoRunsTheWholePipeline(t *testing.T) {
 		t.Fatalf("/healthz = %d %q", code, body)
 	}
 	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+	// The portal answers, with the logins the demo printed.
+	if !regexp.MustCompile(`portal +http://\S+/ +\(operator: operator / [0-9a-f]{16}; company admin of acme: acme-admin / [0-9a-f]{16}\)`).MatchString(p.out()) {
+		t.Errorf("the demo does not print the portal and its logins:\n%s", p.out())
+	}
+	if code, body := get(t, base+"/login"); code != 200 || !strings.Contains(body, `name="password"`) {
+		t.Errorf("portal /login = %d", code)
+	}
 
 	var scrape string
 	eventually(t, 60*time.Second, "ended calls consumed back from the stream", func() bool {
@@ -271,9 +278,10 @@ func TestDemoRunsTheWholePipeline(t *testing.T) {
 			t.Errorf("scrape has an unbounded label %s", forbidden)
 		}
 	}
-	if !strings.Contains(p.errOut(), `"msg":"call event"`) || !strings.Contains(p.errOut(), `"type":"ended"`) {
-		t.Error("the demo log shows no call events read back from JetStream")
-	}
+	// The logging consumer reads the stream in order, behind the others.
+	eventually(t, 30*time.Second, "call events read back from JetStream in the demo log", func() bool {
+		return strings.Contains(p.errOut(), `"msg":"call event"`) && strings.Contains(p.errOut(), `"type":"ended"`)
+	})
 	// The calls land in the simulated Zoho CRM, one line each.
 	eventually(t, 30*time.Second, "calls logged in the simulated Zoho CRM", func() bool {
 		return strings.Count(p.out(), "zoho crm ") >= 3
