@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-
 	"go.uber.org/zap"
 
 	"github.com/ringside/ringside/adapters/zoho"
@@ -22,40 +20,8 @@ func newDirectory(cfg config.Config, st stateStore, zc *zoho.Client, disc direct
 		},
 	}
 	if zc != nil {
-		z := zohoDirectory{c: zc, param: cfg.ClickToCall.AuthParam}
+		z := zoho.Directory{Client: zc, ParamName: cfg.ClickToCall.AuthParam}
 		o.Zoho, o.Connector = z, z
 	}
 	return directory.New(o)
-}
-
-// zohoDirectory adapts *zoho.Client to directory.Zoho and Connector.
-type zohoDirectory struct {
-	c     *zoho.Client
-	param string // click_to_call.auth_param
-}
-
-func (z zohoDirectory) Users(ctx context.Context, tenant string) ([]directory.ZohoUser, error) {
-	us, err := z.c.Users(ctx, tenant)
-	out := make([]directory.ZohoUser, len(us))
-	for i, u := range us {
-		out[i] = directory.ZohoUser{ID: u.ZohoUser, CRMUserID: u.CRMUserID, Email: u.Email, Name: u.Name}
-	}
-	return out, err
-}
-
-func (z zohoDirectory) Register(ctx context.Context, tenant string, r directory.Registration) error {
-	return z.c.RegisterUser(ctx, tenant, zoho.Registration{ZohoUser: r.ZohoUser, ClickToDial: r.ClickToDial,
-		CallControl: r.CallControl, Secret: r.Secret, ParamName: z.param})
-}
-
-func (z zohoDirectory) Unregister(ctx context.Context, tenant, zohoUser string) error {
-	return z.c.UnregisterUser(ctx, tenant, zohoUser)
-}
-
-func (z zohoDirectory) AuthURL(ctx context.Context, tenant string) (string, error) {
-	return z.c.AuthCodeURL(ctx, tenant)
-}
-
-func (z zohoDirectory) Disconnect(ctx context.Context, tenant string) error {
-	return z.c.Disconnect(ctx, tenant)
 }

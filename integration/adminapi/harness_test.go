@@ -152,7 +152,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z := zohoDirectory{c: w.zc}
+	z := zoho.Directory{Client: w.zc}
 	w.dir, err = directory.New(directory.Options{Store: w.st, Zoho: z, Connector: z, Discoverer: o.pbx,
 		DefaultTenant: "acme", Logger: log,
 		NewSecret: func() string { s := zoho.NewSecret(); w.addSecret(s); return s },
@@ -214,36 +214,6 @@ func (w *world) checkLogs() {
 			}
 		}
 	}
-}
-
-// zohoDirectory adapts *zoho.Client to directory.Zoho and Connector, as
-// the daemon does (cmd/ringside/directory.go).
-type zohoDirectory struct{ c *zoho.Client }
-
-func (z zohoDirectory) Users(ctx context.Context, tenant string) ([]directory.ZohoUser, error) {
-	us, err := z.c.Users(ctx, tenant)
-	out := make([]directory.ZohoUser, len(us))
-	for i, u := range us {
-		out[i] = directory.ZohoUser{ID: u.ZohoUser, CRMUserID: u.CRMUserID, Email: u.Email, Name: u.Name}
-	}
-	return out, err
-}
-
-func (z zohoDirectory) Register(ctx context.Context, tenant string, r directory.Registration) error {
-	return z.c.RegisterUser(ctx, tenant, zoho.Registration{ZohoUser: r.ZohoUser, ClickToDial: r.ClickToDial,
-		CallControl: r.CallControl, Secret: r.Secret})
-}
-
-func (z zohoDirectory) Unregister(ctx context.Context, tenant, zohoUser string) error {
-	return z.c.UnregisterUser(ctx, tenant, zohoUser)
-}
-
-func (z zohoDirectory) AuthURL(ctx context.Context, tenant string) (string, error) {
-	return z.c.AuthCodeURL(ctx, tenant)
-}
-
-func (z zohoDirectory) Disconnect(ctx context.Context, tenant string) error {
-	return z.c.Disconnect(ctx, tenant)
 }
 
 // ---- HTTP ----
