@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -232,7 +233,7 @@ func (wc *webhooksCmd) enable(ctx context.Context, tenant, id string, stdout io.
 		return nil
 	case err != nil && w.State == store.WebhookPending:
 		return fmt.Errorf("webhook %s (tenant %s) is pending: %s; the daemon retries the handshake (see ringside webhooks log -id %s)",
-			w.ID, w.Tenant, w.Reason, w.ID)
+			w.ID, w.Tenant, cmp.Or(w.Reason, reason(err)), w.ID)
 	case err != nil:
 		return fmt.Errorf("webhook %s (tenant %s) is %s: %v", w.ID, w.Tenant, w.State, err)
 	}

@@ -290,8 +290,11 @@ func sendingKey(w store.Webhook, evID string) string {
 	return "webhook/" + w.Tenant + "/" + w.ID + "/sending/" + evID
 }
 
+// roundKey names a round of a failing or pending subscription: the
+// version it was read at. Every change (a failure counted, a success, an
+// admin's enable) starts a new round.
 func roundKey(w store.Webhook) string {
-	return "webhook/" + w.Tenant + "/" + w.ID + "/round/" + strconv.Itoa(w.Failures)
+	return "webhook/" + w.Tenant + "/" + w.ID + "/round/" + strconv.FormatUint(w.Version, 10)
 }
 
 // deliver sends the event to one subscription unless it got it already.
@@ -516,7 +519,7 @@ func answerSummary(r Response) string {
 var errNoChange = errors.New("no change")
 
 // failed counts a failed round of w (once, however many attempts of the
-// round failed: only the one that finds the count it started from counts
+// round failed: only one that finds w as it read it, same version, counts
 // it), sets its next round by the backoff and disables it after
 // MaxFailures rounds. It returns the *held error of the event, or nil when
 // the subscription is now disabled (nothing more to deliver).
@@ -528,8 +531,8 @@ func (d *Dispatcher) failed(ctx context.Context, w store.Webhook, o outcome) err
 	}
 	counted, disabled := false, false
 	nw, err := store.ModifyWebhook(context.WithoutCancel(ctx), d.o.Subscriptions, w.Tenant, w.ID, func(x *store.Webhook) error {
-		if x.State == store.WebhookDisabled || x.Failures != w.Failures || x.State != w.State {
-			return errNoChange // this round was counted by another attempt
+		if x.State == store.WebhookDisabled || x.Version != w.Version {
+			return errNoChange // counted by another attempt, or changed meanwhile
 		}
 		x.Failures++
 		x.RetryAt = now.Add(d.o.Backoff.Delay(x.Failures - 1)).UTC()
