@@ -142,6 +142,31 @@ type Call struct {
 	RecordingPending bool       `json:"recording_pending,omitempty"` // a recording runs; a Recording event follows
 
 	Terminal *Terminal `json:"terminal,omitempty"`
+
+	// Screen is what the screening of an inbound call decided before it
+	// rang (caller name, blacklist, owner routing); nil when the call was
+	// not screened. Events published before the decision (started) lack it.
+	Screen *Screen `json:"screen,omitempty"`
+}
+
+// ReasonBlacklisted is the Reason of the ended event of a call rejected
+// because its caller is on the tenant's blacklist.
+const ReasonBlacklisted = "blacklisted"
+
+// Screen is the screening decision of an inbound call, taken while it
+// waited to ring (README, "Caller name, blacklist and owner routing").
+type Screen struct {
+	// Blacklisted: the caller matched the tenant's blacklist and the call
+	// was rejected before ringing. Sinks log nothing in the CRM for it.
+	Blacklisted bool `json:"blacklisted,omitempty"`
+	// CallerName is the CRM record's name the ringing phones showed.
+	CallerName string `json:"caller_name,omitempty"`
+	// Record is the CRM record the caller matched, "<module>/<id>"
+	// (Contacts/4150868000000225013).
+	Record string `json:"record,omitempty"`
+	// OwnerExtension is the extension the call was offered to first: the
+	// one linked to the record's owner (owner routing).
+	OwnerExtension string `json:"owner_extension,omitempty"`
 }
 
 // MsgID is the JetStream de-duplication id of an event: <call_id>:<seq>.

@@ -41,6 +41,21 @@ func samples() map[string]Call {
 			Transfers:        []Transfer{{Kind: "blind", From: "1002", To: "1003", At: t0.Add(40 * time.Second)}},
 			RecordingPending: true,
 		},
+		"inbound_blacklisted_ended": {
+			V: Version, ID: MsgID("pbx-01-1736935300.51", 2), Type: Ended,
+			CallID: "pbx-01-1736935300.51", Seq: 2, Tenant: "acme", Node: "pbx-01", At: t0.Add(40 * time.Millisecond),
+			Direction: Inbound, Origin: OriginPBX, External: "+4990012345", Dialed: "4930999000", Reason: ReasonBlacklisted,
+			StartedAt: t0, EndedAt: t0.Add(40 * time.Millisecond), Disposition: DispositionAbandoned, HangupCause: "busy",
+			Screen: &Screen{Blacklisted: true},
+		},
+		"inbound_owner_routed_ended": {
+			V: Version, ID: MsgID("pbx-01-1736935400.60", 7), Type: Ended,
+			CallID: "pbx-01-1736935400.60", Seq: 7, Tenant: "acme", Node: "pbx-01", At: t0.Add(70 * time.Second),
+			Direction: Inbound, Origin: OriginPBX, External: "+4930123456", ExternalName: "Eva Meyer", Dialed: "4930999000",
+			Agents: []string{"1002"}, AnsweredBy: "1002", StartedAt: t0, AnsweredAt: t0.Add(5 * time.Second),
+			EndedAt: t0.Add(70 * time.Second), Disposition: DispositionAnswered, TalkSeconds: 65, HangupCause: "normal",
+			Screen: &Screen{CallerName: "Eva Meyer", Record: "Contacts/4150868000000225013", OwnerExtension: "1002"},
+		},
 		"outbound_click_to_call_ended": {
 			V: Version, ID: MsgID("pbx-01-c2c-7f3a", 5), Type: Ended,
 			CallID: "pbx-01-c2c-7f3a", Seq: 5, Tenant: "acme", At: t0.Add(30 * time.Second),
