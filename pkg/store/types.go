@@ -58,6 +58,13 @@ type Settings struct {
 	// Features switches later features on and off by name
 	// ("missed_call_task": true). Absent means off.
 	Features map[string]bool `json:"features,omitempty"`
+	// Blacklist holds the callers rejected before their call rings: E.164
+	// numbers ("+4930123456") and prefixes ending in "*" ("+4990*"), in
+	// the order added (CheckBlacklist). Empty: no call is rejected.
+	Blacklist []string `json:"blacklist,omitempty"`
+	// BlacklistReason is how a blacklisted call is rejected: BlockBusy
+	// (when empty), BlockCongestion or BlockHangup.
+	BlacklistReason string `json:"blacklist_reason,omitempty"`
 }
 
 // ZohoConnection is what a tenant's Zoho connection holds

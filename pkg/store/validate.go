@@ -114,6 +114,9 @@ func (t Tenant) Validate() error {
 			return fmt.Errorf("tenant %s: %w", t.ID, err)
 		}
 	}
+	if err := CheckBlacklist(t.Settings.Blacklist, t.Settings.BlacklistReason); err != nil {
+		return fmt.Errorf("tenant %s: %w", t.ID, err)
+	}
 	z := t.Zoho
 	switch z.Status {
 	case Disconnected, Revoked:
@@ -504,4 +507,51 @@ func ModifyTenant(ctx context.Context, s Tenants, id string, fn func(*Tenant) er
 		}
 	}
 	return Tenant{}, err
+}
+
+// How a blacklisted call is rejected (Settings.BlacklistReason): the
+// caller hears busy (SIP 486, the default), congestion (503) or the call
+// just ends.
+const (
+	BlockBusy       = "busy"
+	BlockCongestion = "congestion"
+	BlockHangup     = "hangup"
+)
+
+// MaxBlacklist bounds a tenant's blacklist.
+const MaxBlacklist = 10000
+
+// CheckBlacklistEntry reports whether s can be a blacklist entry: an E.164
+// number ("+" and 2 to 15 digits), or such a prefix followed by "*".
+func CheckBlacklistEntry(s string) error {
+	digits := strings.TrimSuffix(strings.TrimPrefix(s, "+"), "*")
+	if !strings.HasPrefix(s, "+") || len(digits) < 2 || len(digits) > 15 || strings.Trim(digits, "0123456789") != "" {
+		return fmt.Errorf("blacklist entry %.40q: want an E.164 number (+4930123456) or prefix (+4990*): %w", s, ErrInvalid)
+	}
+	return nil
+}
+
+// CheckBlacklist reports the first problem of a blacklist and its reason:
+// at most MaxBlacklist entries, each valid and listed once; the reason
+// empty or one of BlockBusy, BlockCongestion, BlockHangup.
+func CheckBlacklist(entries []string, reason string) error {
+	switch reason {
+	case "", BlockBusy, BlockCongestion, BlockHangup:
+	default:
+		return fmt.Errorf("blacklist reason %.40q: want busy, congestion or hangup: %w", reason, ErrInvalid)
+	}
+	if len(entries) > MaxBlacklist {
+		return fmt.Errorf("blacklist of %d entries: at most %d: %w", len(entries), MaxBlacklist, ErrInvalid)
+	}
+	seen := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if err := CheckBlacklistEntry(e); err != nil {
+			return err
+		}
+		if seen[e] {
+			return fmt.Errorf("blacklist entry %s listed twice: %w", e, ErrInvalid)
+		}
+		seen[e] = true
+	}
+	return nil
 }
