@@ -43,8 +43,8 @@ const webhooksConcurrency = 16
 // subscription's next round) until each got it or is disabled, so it is
 // never dead-lettered for being retried; only an unreadable event is.
 // Beside it the dispatcher's sweep verifies pending subscriptions. The ack
-// wait covers a handshake and a delivery (subscriptions are served in
-// parallel) and the store's writes.
+// wait covers a delivery (the subscriptions of an event are served in
+// parallel) and the store's writes, with a wide margin.
 func webhooksConsumer(cfg config.Config, st stateStore, log *zap.Logger, reg prometheus.Registerer) func(context.Context, *natsbus.Bus) error {
 	return func(ctx context.Context, bus *natsbus.Bus) error {
 		d, c, err := newDispatcher(cfg, st, log, reg)

@@ -301,14 +301,14 @@ func roundKey(w store.Webhook) string {
 // nil: it has it (or the subscription is no longer active); *held: not
 // now; any other error: the store failed.
 func (d *Dispatcher) deliver(ctx context.Context, w store.Webhook, env Envelope, body []byte, attempt int) error {
+	if w.State != store.WebhookActive {
+		return nil
+	}
 	done := doneKey(w, env.ID)
 	if _, err := d.o.Keys.GetRecord(ctx, done); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("subscription %s: done marker: %w", w.ID, err)
-	}
-	if w.State != store.WebhookActive {
-		return nil
 	}
 	w, err := d.ready(ctx, w)
 	if err != nil || w.State != store.WebhookActive {
