@@ -1,0 +1,23 @@
+// Package screen owns the screening of inbound calls: what Ringside decides
+// about a call from the trunk while it waits to ring, before any extension
+// rings (README, "Caller name, blacklist and owner routing").
+//
+// It owns:
+//
+//   - the decision (Decide, pure): given the tenant's settings, what the
+//     caller-lookup cache said within the deadline and which extension each
+//     CRM user is linked to, reject the call (blacklist), show the CRM
+//     record's name on the ringing phones (caller_name), offer the call to
+//     the extension of the record's owner first (owner_routing), and
+//     whether to refresh the cache in the background (a miss);
+//   - blacklist matching (Blocked): E.164 numbers and "+4990*" prefixes;
+//   - the marks (Marks): the decision of each screened call, kept for a
+//     while so that its call events carry it (events.Screen; the ended
+//     event of a rejected call has reason "blacklisted");
+//   - the metrics every PBX adapter reports the screening with
+//     (ringside_screen_delay_seconds, ringside_screen_calls_total).
+//
+// The PBX side (how a call waits and how a name, a variable or a rejection
+// reaches the PBX) is the adapters'; reading the cache and the tenant is the
+// daemon's (cmd/ringside).
+package screen
