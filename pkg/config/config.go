@@ -61,6 +61,8 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Webhooks is in webhooks.go.
 	Webhooks Webhooks `yaml:"webhooks"`
+	// Screen is in screen.go.
+	Screen Screen `yaml:"screen"`
 }
 
 // Log configures logging.
@@ -375,6 +377,7 @@ func Default() Config {
 			DiscoveryInterval: 5 * time.Minute,
 		},
 		Webhooks: defaultWebhooks(),
+		Screen:   defaultScreen(),
 	}
 }
 

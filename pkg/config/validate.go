@@ -116,6 +116,7 @@ func (c Config) problems() []error {
 	p.clickToCall(c.ClickToCall)
 	p.admin(c.Admin)
 	p.webhooks(c.Webhooks)
+	p.screen(c.Screen)
 	return p
 }
 
