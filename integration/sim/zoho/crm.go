@@ -34,8 +34,15 @@ func (s *Server) crm(o *Org, path, method string, q url.Values, raw []byte, data
 		}
 		_ = json.Unmarshal(raw, &b)
 		return s.coql(o, b.Query)
+	}
+	if e := moduleScope(scopes, parts[0], method, len(parts) == 2 && parts[1] == "upsert"); e != nil {
+		return *e
+	}
+	switch {
 	case len(parts) == 2 && parts[1] == "search" && method == http.MethodGet:
 		return s.search(o, parts[0], q)
+	case len(parts) == 2 && parts[1] == "upsert" && method == http.MethodPost:
+		return s.upsert(o, parts[0], raw, data)
 	case len(parts) == 1 && method == http.MethodPost:
 		return s.insert(o, parts[0], data)
 	case len(parts) == 1 && method == http.MethodPut:
@@ -99,6 +106,7 @@ func (s *Server) insert(o *Org, module string, data []Record) response {
 		for k, v := range r {
 			c[k] = v
 		}
+		setFullName(module, c)
 		m[id] = c
 		rs = append(rs, map[string]any{"code": "SUCCESS", "message": "record added", "status": "success",
 			"details": map[string]any{"id": id, "Created_Time": now.Format(time.RFC3339), "Modified_Time": now.Format(time.RFC3339)}})
@@ -132,6 +140,7 @@ func (s *Server) update(o *Org, module, id string, data []Record) response {
 		for k, v := range r {
 			old[k] = v
 		}
+		setFullName(module, old)
 		rs = append(rs, map[string]any{"code": "SUCCESS", "message": "record updated", "status": "success",
 			"details": map[string]any{"id": rid}})
 	}
@@ -151,7 +160,8 @@ func (s *Server) validate(o *Org, module string, r Record, i int, old Record) ma
 		sv, _ := v.(string)
 		return sv, true
 	}
-	mandatory := map[string][]string{"Calls": {"Subject", "Call_Type", "Call_Start_Time"}, "Leads": {"Last_Name"},
+	// Company is mandatory in the default Leads layout (spec §2.7).
+	mandatory := map[string][]string{"Calls": {"Subject", "Call_Type", "Call_Start_Time"}, "Leads": {"Last_Name", "Company"},
 		"Contacts": {"Last_Name"}, "Accounts": {"Account_Name"}, "Tasks": {"Subject"}}
 	if old == nil {
 		for _, f := range mandatory[module] {
@@ -168,6 +178,9 @@ func (s *Server) validate(o *Org, module string, r Record, i int, old Record) ma
 		if old != nil && module == "Calls" && lookupID(old["Owner"]) != id {
 			return recErr("INVALID_DATA", "invalid data", "Owner", i)
 		}
+	}
+	if module == "Tasks" {
+		return s.validateTask(o, r, i)
 	}
 	if module != "Calls" {
 		return nil
@@ -202,13 +215,19 @@ func (s *Server) validate(o *Org, module string, r Record, i int, old Record) ma
 	if v, found := str("Outgoing_Call_Status"); found && !slices.Contains([]string{"Scheduled", "Completed", "Overdue", "Cancelled"}, v) {
 		return recErr("INVALID_DATA", "invalid data", "Outgoing_Call_Status", i)
 	}
+	return related(o, r, i)
+}
+
+// related checks an activity's links: Who_Id a Contact, What_Id a record
+// of $se_module (spec §2.2, §2.6).
+func related(o *Org, r Record, i int) map[string]any {
 	if v, found := r["Who_Id"]; found {
 		if _, exists := o.Modules["Contacts"][lookupID(v)]; !exists {
 			return recErr("INVALID_DATA", "invalid data", "Who_Id", i)
 		}
 	}
 	if v, found := r["What_Id"]; found {
-		mod, _ := str("$se_module")
+		mod, _ := r["$se_module"].(string)
 		if _, exists := o.Modules[mod][lookupID(v)]; mod == "" || !exists {
 			return recErr("INVALID_DATA", "invalid data", "What_Id", i)
 		}
