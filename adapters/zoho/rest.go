@@ -205,6 +205,9 @@ func (s *Sink) description(ev events.Call, link string) string {
 	if len(ev.Agents) > 0 {
 		fmt.Fprintf(&b, "\nRang: %s", strings.Join(ev.Agents, ", "))
 	}
+	if ev.Screen != nil && ev.Screen.OwnerExtension != "" {
+		fmt.Fprintf(&b, "\nRouted first to extension %s, the record owner's", ev.Screen.OwnerExtension)
+	}
 	for _, tr := range ev.Transfers {
 		fmt.Fprintf(&b, "\nTransferred (%s) from %s to %s at %s", tr.Kind, tr.From, tr.To, tr.At.UTC().Format(time.RFC3339))
 	}

@@ -150,7 +150,8 @@ var errWaitRecording = errors.New("zoho: waiting for the call's recording")
 // (fault.RetryAfter tells when; a disconnected tenant asks for
 // SinkOptions' PausedRetry, so its events wait instead of being dropped).
 func (s *Sink) Handle(ctx context.Context, ev events.Call) error {
-	if ev.Type == events.TerminalSet || ev.Direction == events.Internal || ev.Direction == "" {
+	if ev.Type == events.TerminalSet || ev.Direction == events.Internal || ev.Direction == "" ||
+		ev.Screen != nil && ev.Screen.Blacklisted { // rejected before ringing: nothing for the CRM
 		return nil
 	}
 	t, err := s.c.o.Tenants.Tenant(ctx, ev.Tenant)
