@@ -65,7 +65,42 @@ type Settings struct {
 	// BlacklistReason is how a blacklisted call is rejected: BlockBusy
 	// (when empty), BlockCongestion or BlockHangup.
 	BlacklistReason string `json:"blacklist_reason,omitempty"`
+	// InternalPolicy is what becomes of calls between two extensions in
+	// the CRM: InternalSkip (when empty), InternalLog or InternalLight.
+	InternalPolicy InternalPolicy `json:"internal_policy,omitempty"`
+	// TechnicalExtensions are glob patterns (path.Match: *, ?, [...],
+	// case-insensitive) of extensions that are no person: fax, paging,
+	// IVR, queues ("8*", "fax"). A call between extensions involving one
+	// is never logged, whatever InternalPolicy says; an external call that
+	// only such extensions handled is not logged either
+	// (CheckTechnicalExtensions).
+	TechnicalExtensions []string `json:"technical_extensions,omitempty"`
+	// OwnNumbers are the tenant's own numbers (its DIDs, the numbers its
+	// users call out with): E.164 numbers and prefixes ending in "*"
+	// ("+4930999*"), as in Blacklist (CheckOwnNumbers). A call from or to
+	// one never creates a Lead.
+	OwnNumbers []string `json:"own_numbers,omitempty"`
+	// LeadModule is where unknown callers become records when the leads
+	// features are on: "Leads" or "Contacts"; empty means the daemon's
+	// default (crm.leads.module).
+	LeadModule string `json:"lead_module,omitempty"`
 }
+
+// InternalPolicy says what becomes of a tenant's internal calls.
+type InternalPolicy string
+
+const (
+	// InternalSkip: internal calls leave no trace in the CRM (the
+	// default; the empty policy is InternalSkip).
+	InternalSkip InternalPolicy = "skip"
+	// InternalLog: each internal call becomes one Calls record like an
+	// external call's (ring list, transfers, recording link).
+	InternalLog InternalPolicy = "log"
+	// InternalLight: each internal call becomes one short Calls record:
+	// subject, type, start, duration and owner; no lookup, no recording
+	// link, no details.
+	InternalLight InternalPolicy = "light"
+)
 
 // ZohoConnection is what a tenant's Zoho connection holds
 // (shared/spec/zoho.md §5): the data centre, and the refresh token.

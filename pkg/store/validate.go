@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -115,6 +116,9 @@ func (t Tenant) Validate() error {
 		}
 	}
 	if err := CheckBlacklist(t.Settings.Blacklist, t.Settings.BlacklistReason); err != nil {
+		return fmt.Errorf("tenant %s: %w", t.ID, err)
+	}
+	if err := checkCallSettings(t.Settings); err != nil {
 		return fmt.Errorf("tenant %s: %w", t.ID, err)
 	}
 	z := t.Zoho
@@ -552,6 +556,77 @@ func CheckBlacklist(entries []string, reason string) error {
 			return fmt.Errorf("blacklist entry %s listed twice: %w", e, ErrInvalid)
 		}
 		seen[e] = true
+	}
+	return nil
+}
+
+// Bounds of the call settings' lists.
+const (
+	MaxTechnicalExtensions = 100
+	MaxOwnNumbers          = 1000
+	maxPattern             = 64
+)
+
+// checkCallSettings reports the first problem of the internal-call policy,
+// the technical extensions, the own numbers and the lead module.
+func checkCallSettings(s Settings) error {
+	switch s.InternalPolicy {
+	case "", InternalSkip, InternalLog, InternalLight:
+	default:
+		return fmt.Errorf("internal policy %.40q: want skip, log or light: %w", s.InternalPolicy, ErrInvalid)
+	}
+	switch s.LeadModule {
+	case "", "Leads", "Contacts":
+	default:
+		return fmt.Errorf("lead module %.40q: want Leads or Contacts: %w", s.LeadModule, ErrInvalid)
+	}
+	if err := CheckTechnicalExtensions(s.TechnicalExtensions); err != nil {
+		return err
+	}
+	return CheckOwnNumbers(s.OwnNumbers)
+}
+
+// CheckTechnicalExtensions reports the first problem of a list of
+// technical-extension patterns: at most MaxTechnicalExtensions, each 1 to
+// 64 bytes without spaces, control characters or "/", a valid path.Match
+// pattern, listed once.
+func CheckTechnicalExtensions(patterns []string) error {
+	if len(patterns) > MaxTechnicalExtensions {
+		return fmt.Errorf("%d technical extension patterns: at most %d: %w", len(patterns), MaxTechnicalExtensions, ErrInvalid)
+	}
+	seen := make(map[string]bool, len(patterns))
+	for _, p := range patterns {
+		if err := CheckID("technical extension pattern", p); err != nil {
+			return err
+		}
+		if _, err := path.Match(p, ""); err != nil || len(p) > maxPattern || strings.Contains(p, "/") {
+			return fmt.Errorf("technical extension pattern %.40q: want a glob of up to %d bytes (* any, ? one, [0-9] a class), no /: %w",
+				p, maxPattern, ErrInvalid)
+		}
+		if seen[p] {
+			return fmt.Errorf("technical extension pattern %s listed twice: %w", p, ErrInvalid)
+		}
+		seen[p] = true
+	}
+	return nil
+}
+
+// CheckOwnNumbers reports the first problem of a tenant's own numbers: at
+// most MaxOwnNumbers, each an E.164 number or prefix ending in "*" (as a
+// blacklist entry), listed once.
+func CheckOwnNumbers(numbers []string) error {
+	if len(numbers) > MaxOwnNumbers {
+		return fmt.Errorf("%d own numbers: at most %d: %w", len(numbers), MaxOwnNumbers, ErrInvalid)
+	}
+	seen := make(map[string]bool, len(numbers))
+	for _, n := range numbers {
+		if CheckBlacklistEntry(n) != nil {
+			return fmt.Errorf("own number %.40q: want an E.164 number (+4930999000) or prefix (+4930999*): %w", n, ErrInvalid)
+		}
+		if seen[n] {
+			return fmt.Errorf("own number %s listed twice: %w", n, ErrInvalid)
+		}
+		seen[n] = true
 	}
 	return nil
 }

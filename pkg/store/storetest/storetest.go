@@ -32,6 +32,7 @@ func Run(t *testing.T, fresh func(t *testing.T) Open) {
 	}{
 		{"TenantCRUD", testTenantCRUD},
 		{"TenantValidation", testTenantValidation},
+		{"TenantCallSettings", testTenantCallSettings},
 		{"TenantConcurrentModify", testTenantConcurrentModify},
 		{"TenantDeleteCascades", testTenantDeleteCascades},
 		{"Extensions", testExtensions},
@@ -276,6 +277,51 @@ func testTenantValidation(t *testing.T, open Open) {
 	wantErr(t, "update with bad mode", err, store.ErrInvalid)
 	if got := must[store.Tenant](t, "get")(s.Tenant(ctx, "acme")); got.Settings.Mode != store.ModeREST {
 		t.Fatalf("invalid update changed the mode to %q", got.Settings.Mode)
+	}
+}
+
+// testTenantCallSettings: the internal-call policy, technical extensions,
+// own numbers and lead module are stored as given and read back; a bad one
+// is refused on create and on update, changing nothing.
+func testTenantCallSettings(t *testing.T, open Open) {
+	s, ctx := open(), ctxOf(t)
+	in := tenant("acme")
+	in.Settings.InternalPolicy = store.InternalLight
+	in.Settings.TechnicalExtensions = []string{"8*", "fax", "60[0-9]"}
+	in.Settings.OwnNumbers = []string{"+4930999000", "+4930999*"}
+	in.Settings.LeadModule = "Contacts"
+	must[store.Tenant](t, "create")(s.CreateTenant(ctx, in))
+	got := must[store.Tenant](t, "get")(s.Tenant(ctx, "acme"))
+	if fmt.Sprintf("%s %v %v %s", got.Settings.InternalPolicy, got.Settings.TechnicalExtensions, got.Settings.OwnNumbers, got.Settings.LeadModule) !=
+		"light [8* fax 60[0-9]] [+4930999000 +4930999*] Contacts" {
+		t.Fatalf("call settings read back as %+v", got.Settings)
+	}
+	bad := map[string]func(*store.Settings){
+		"policy":              func(st *store.Settings) { st.InternalPolicy = "full" },
+		"pattern syntax":      func(st *store.Settings) { st.TechnicalExtensions = []string{"8[0-"} },
+		"pattern with space":  func(st *store.Settings) { st.TechnicalExtensions = []string{"fax line"} },
+		"pattern with slash":  func(st *store.Settings) { st.TechnicalExtensions = []string{"a/b"} },
+		"empty pattern":       func(st *store.Settings) { st.TechnicalExtensions = []string{""} },
+		"pattern twice":       func(st *store.Settings) { st.TechnicalExtensions = []string{"8*", "8*"} },
+		"national own number": func(st *store.Settings) { st.OwnNumbers = []string{"030999000"} },
+		"own number twice":    func(st *store.Settings) { st.OwnNumbers = []string{"+4930999000", "+4930999000"} },
+		"lead module":         func(st *store.Settings) { st.LeadModule = "Accounts" },
+	}
+	for name, change := range bad {
+		c := tenant("other")
+		change(&c.Settings)
+		_, err := s.CreateTenant(ctx, c)
+		wantErr(t, "create with bad "+name, err, store.ErrInvalid)
+		u := got
+		change(&u.Settings)
+		_, err = s.UpdateTenant(ctx, u)
+		wantErr(t, "update with bad "+name, err, store.ErrInvalid)
+	}
+	if again := must[store.Tenant](t, "get")(s.Tenant(ctx, "acme")); again.Version != got.Version {
+		t.Fatalf("a refused update changed the tenant: %+v", again.Settings)
+	}
+	if _, err := s.Tenant(ctx, "other"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a tenant with bad call settings was stored: %v", err)
 	}
 }
 
