@@ -63,6 +63,8 @@ type Config struct {
 	Webhooks Webhooks `yaml:"webhooks"`
 	// Screen is in screen.go.
 	Screen Screen `yaml:"screen"`
+	// CRM is in crm.go.
+	CRM CRM `yaml:"crm"`
 }
 
 // Log configures logging.
@@ -378,6 +380,7 @@ func Default() Config {
 		},
 		Webhooks: defaultWebhooks(),
 		Screen:   defaultScreen(),
+		CRM:      defaultCRM(),
 	}
 }
 

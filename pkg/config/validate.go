@@ -117,6 +117,7 @@ func (c Config) problems() []error {
 	p.admin(c.Admin)
 	p.webhooks(c.Webhooks)
 	p.screen(c.Screen)
+	p.crm(c.CRM)
 	return p
 }
 
