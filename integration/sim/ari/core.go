@@ -153,6 +153,7 @@ func (s *Server) destroy(c *Channel, cause int) {
 		s.varset(c, "STASISSTATUS", "SUCCESS")
 	}
 	delete(s.channels, c.ID)
+	s.screenGone(c, cause)
 	c.AppName, c.AppData = "", ""
 	s.emit("ChannelDestroyed", nil, obj{{"cause", cause}, {"cause_txt", causeText[cause]}, {"channel", s.snapshot(c)}})
 	if isExtension(c.Endpoint) {
@@ -373,7 +374,21 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.snapshot(c))
 }
 
-// inStasis finds a channel that must be in the application: 404 or 409.
+// stateInvalid refuses to move a channel that is Down, Rsrvd or Ringing
+// (an outbound channel not answered yet) with 412, as
+// resource_channels.c channel_state_invalid does for continue, redirect,
+// answer and the like; an inbound channel is Ring or Up.
+func stateInvalid(w http.ResponseWriter, c *Channel) bool {
+	switch c.State {
+	case "Down", "Rsrvd", "Ringing":
+		writeJSON(w, http.StatusPreconditionFailed, obj{{"message", "Channel in invalid state"}})
+		return true
+	}
+	return false
+}
+
+// inStasis finds a channel that must be in the application: 404 or 409
+// (resource_channels.c find_control).
 func (s *Server) inStasis(w http.ResponseWriter, id string) *Channel {
 	c := s.channels[id]
 	if c == nil {
@@ -452,6 +467,9 @@ func (s *Server) cont(w http.ResponseWriter, r *http.Request) {
 	if c == nil {
 		return
 	}
+	if stateInvalid(w, c) {
+		return
+	}
 	s.emit("StasisEnd", nil, obj{{"channel", s.snapshot(c)}})
 	c.Stasis = ""
 	s.varset(c, "STASISSTATUS", "SUCCESS")
@@ -515,9 +533,10 @@ func (s *Server) setVar(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.channels[r.PathValue("id")]
+	// Setting needs the channel in the application (find_control), unlike
+	// reading (fact sheet §1.6).
+	c := s.inStasis(w, r.PathValue("id"))
 	if c == nil {
-		notFound(w, "Channel")
 		return
 	}
 	s.applyVars(c, map[string]string{p["variable"]: p["value"]})

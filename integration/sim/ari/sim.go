@@ -6,12 +6,13 @@
 // CHANNEL(linkedid) when configured. Calls are played by scripts named like
 // the conformance scenarios (scenarios.go), on a virtual clock so that a
 // one-minute call takes no time; REST originate, create, dial, bridges,
-// play and continue behave like Asterisk, and the configured endpoints
-// (Options.Endpoints, SetEndpoints) answer GET /endpoints and GET
-// /asterisk/config/dynamic/res_pjsip/endpoint/{id}. Faults can be
-// injected: dropped or frozen sockets, a slow reader (Asterisk's
-// websocket_write_timeout), unknown event types, malformed frames, REST
-// 5xx, Asterisk down.
+// play, continue and channel variables behave like Asterisk, screened
+// inbound calls wait in Stasis(ringside,screen) (screen.go), and the
+// configured endpoints (Options.Endpoints, SetEndpoints) answer GET
+// /endpoints and GET /asterisk/config/dynamic/res_pjsip/endpoint/{id}.
+// Faults can be injected: dropped or frozen sockets, a slow reader
+// (Asterisk's websocket_write_timeout), unknown event types, malformed
+// frames, REST 5xx, Asterisk down.
 package arisim
 
 import (
@@ -124,6 +125,7 @@ type Server struct {
 	rejectWS bool
 	behavior map[string]Behavior
 	onCont   map[string]func()
+	screens  map[string]*screenState // screened calls by trunk channel (screen.go)
 	emitted  int
 	eps      []Endpoint
 
@@ -200,7 +202,8 @@ func New(o Options) *Server {
 		o: o, now: o.Start, eps: normalEndpoints(eps),
 		channels: map[string]*Channel{}, bridges: map[string]*Bridge{},
 		owner: map[string]*socket{}, behavior: map[string]Behavior{}, onCont: map[string]func(){},
-		quit: make(chan struct{}),
+		screens: map[string]*screenState{},
+		quit:    make(chan struct{}),
 	}
 }
 
