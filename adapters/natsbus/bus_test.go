@@ -722,3 +722,41 @@ func TestStopHandsBackPulledMessages(t *testing.T) {
 		return len(seen) == total
 	})
 }
+
+// Messages waiting out a nak delay count against MaxAckPending: at the
+// limit, the server delivers nothing more, so one tenant's failing messages
+// stop the others' unless the limit leaves room for them.
+func TestMaxAckPendingBoundsWhatWaitingMessagesHoldUp(t *testing.T) {
+	noLeaks(t)
+	for _, c := range []struct {
+		limit     int
+		delivered bool
+	}{{limit: 5, delivered: false}, {limit: 100, delivered: true}} {
+		b := open(t, testOptions(t, t.TempDir(), prometheus.NewRegistry()))
+		for i := range 10 {
+			publish(t, b, "stuck", fmt.Sprintf("s%d", i), 1, "x")
+		}
+		publish(t, b, "acme", "ok1", 1, "x")
+		got := make(chan struct{}, 1)
+		consume(t, b, Consumer{
+			Durable: "pending", MaxDeliver: -1, AckWait: 30 * time.Second, Concurrency: 4, MaxAckPending: c.limit,
+			Retry: backoff.Policy{Initial: time.Minute, Max: time.Minute, Jitter: -1},
+		}, func(_ context.Context, m Message) error {
+			if strings.Contains(m.Subject, ".stuck.") {
+				return errors.New("receiver down")
+			}
+			got <- struct{}{}
+			return nil
+		})
+		select {
+		case <-got:
+			if !c.delivered {
+				t.Errorf("MaxAckPending %d: the other tenant's message was delivered past the limit", c.limit)
+			}
+		case <-time.After(2 * time.Second):
+			if c.delivered {
+				t.Errorf("MaxAckPending %d: the other tenant's message waited behind the failing ones", c.limit)
+			}
+		}
+	}
+}

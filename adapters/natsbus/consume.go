@@ -26,6 +26,13 @@ type Consumer struct {
 	AckWait       time.Duration  // redelivery after this long without an answer; also the handler's deadline; 0 = 30s
 	Concurrency   int            // handler goroutines; 0 = 1. One call's messages always run on one of them, in order
 	Retry         backoff.Policy // nak delay for failed messages (fault.RetryAfter wins when larger); zero = 1s..1m
+	// MaxAckPending is how many delivered, unacknowledged messages the
+	// server lets the consumer hold, those waiting out a nak delay
+	// included; at the limit it delivers nothing more. 0 = 1000 (the
+	// server's default). A consumer whose messages can wait long for one
+	// tenant (a receiver down, Zoho paused) sets it high, so that they do
+	// not stop every other tenant's.
+	MaxAckPending int
 }
 
 // Message is one delivery of a stored message.
@@ -132,7 +139,8 @@ func (b *Bus) pull(ctx context.Context, c Consumer, log *zap.Logger, dispatch fu
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		// The server redelivers forever; the handler side dead-letters after
 		// MaxDeliver, also a message whose earlier deliveries timed out.
-		MaxDeliver: -1,
+		MaxDeliver:    -1,
+		MaxAckPending: c.MaxAckPending,
 	}
 	for attempt := 0; ; attempt++ {
 		err := b.pullOnce(ctx, cfg, c.Concurrency, dispatch)

@@ -59,7 +59,8 @@ func webhooksConsumer(cfg config.Config, st stateStore, log *zap.Logger, reg pro
 		return bus.Consume(ctx, natsbus.Consumer{
 			Durable: "webhooks", FilterSubject: events.CallSubjects, MaxDeliver: -1,
 			Concurrency: webhooksConcurrency, AckWait: max(2*cfg.Webhooks.Timeout+10*time.Second, 30*time.Second),
-			Retry: cfg.Webhooks.Backoff,
+			MaxAckPending: maxWaitingEvents,
+			Retry:         cfg.Webhooks.Backoff,
 		}, func(ctx context.Context, m natsbus.Message) error {
 			return d.Handle(ctx, webhooks.Event{MsgID: m.MsgID, Data: m.Data, Published: m.Published, Attempt: m.Delivery})
 		})

@@ -84,6 +84,12 @@ func recordingWait(d time.Duration) time.Duration {
 	return d
 }
 
+// maxWaitingEvents is the MaxAckPending of the consumers whose events can
+// wait long for one tenant (Zoho paused or revoked, a webhook receiver
+// down): room for that many waiting events before the other tenants'
+// events stop too. The server keeps a few dozen bytes per pending message.
+const maxWaitingEvents = 100_000
+
 // zohoConsumer returns the "zoho" durable consumer: every call event goes
 // through the sink, acked once Zoho accepted what it needs. Events are
 // never dropped for being retried too often (a disconnected tenant's wait
@@ -97,7 +103,7 @@ func (z *zohoSide) consumer(cfg config.Config) func(context.Context, *natsbus.Bu
 	return func(ctx context.Context, bus *natsbus.Bus) error {
 		return bus.Consume(ctx, natsbus.Consumer{
 			Durable: "zoho", FilterSubject: events.CallSubjects, MaxDeliver: -1,
-			Concurrency: conc, AckWait: ackWait,
+			Concurrency: conc, AckWait: ackWait, MaxAckPending: maxWaitingEvents,
 			Retry: backoff.Policy{Initial: 500 * time.Millisecond, Max: max(cfg.Zoho.PausedRetry, 5*time.Second)},
 		}, func(ctx context.Context, m natsbus.Message) error {
 			var e events.Call
