@@ -52,6 +52,14 @@ func (s *Server) accounts(dc, path string, r *http.Request, rec Request) respons
 		return s.deviceCode(dc, p)
 	case path == "/oauth/v3/device/token" && r.Method == http.MethodPost:
 		return s.deviceToken(dc, p)
+	case path == "/oauth/v3/device" && r.Method == http.MethodGet:
+		// The verification page (spec §5.6 step 2): the code, and one
+		// Approve button per user of every org, playing that user signed
+		// in at Zoho, and Deny. Tests without a browser call
+		// ApproveDeviceAs or DenyDevice instead.
+		return s.verificationPage(p.Get("code"))
+	case path == "/oauth/v3/device" && r.Method == http.MethodPost:
+		return s.verify(p)
 	}
 	return response{status: 404, body: map[string]any{"error": "invalid_url"}}
 }
@@ -86,8 +94,8 @@ func (s *Server) tokenGrant(dc string, p url.Values) response {
 		}
 		g.used = true
 		rt := "1000." + s.token()
-		s.refresh[rt] = &grant{org: g.org, dc: g.dc, scopes: g.scopes}
-		at := s.issue(g.org, g.dc, g.scopes)
+		s.refresh[rt] = &grant{org: g.org, dc: g.dc, scopes: g.scopes, user: g.user}
+		at := s.issue(g.org, g.dc, g.scopes, g.user)
 		return ok(map[string]any{"access_token": at, "refresh_token": rt, "api_domain": s.APIDomain(g.dc),
 			"token_type": "Bearer", "expires_in": int(s.o.TokenTTL / time.Second), "scope": g.scopes})
 	case "refresh_token":
@@ -108,17 +116,18 @@ func (s *Server) tokenGrant(dc string, p url.Values) response {
 			}
 		}
 		g.refresh = append(g.refresh, now)
-		at := s.issue(g.org, g.dc, g.scopes)
+		at := s.issue(g.org, g.dc, g.scopes, g.user)
 		return ok(map[string]any{"access_token": at, "api_domain": s.APIDomain(g.dc), "token_type": "Bearer",
 			"expires_in": int(s.o.TokenTTL / time.Second), "scope": g.scopes})
 	}
 	return oauthErr("unsupported_grant_type")
 }
 
-// issue creates an access token. Caller holds s.mu.
-func (s *Server) issue(org, dc, scopes string) string {
+// issue creates an access token of user (a CRM user id; empty: the org's
+// first admin). Caller holds s.mu.
+func (s *Server) issue(org, dc, scopes, user string) string {
 	at := "1000." + s.token()
-	s.access[at] = &access{org: org, dc: dc, scopes: scopes, expires: s.now().Add(s.o.TokenTTL)}
+	s.access[at] = &access{org: org, dc: dc, user: user, scopes: scopes, expires: s.now().Add(s.o.TokenTTL)}
 	return at
 }
 
@@ -131,7 +140,7 @@ func (s *Server) deviceCode(dc string, p url.Values) response {
 	}
 	s.seq++
 	d := &device{code: "1004." + s.token(), user: "SIM-" + pad4(s.seq), dc: dc, scopes: p.Get("scope"),
-		expires: s.now().Add(s.o.DeviceExpiry), interval: s.o.DeviceInterval}
+		offline: p.Get("access_type") == "offline", expires: s.now().Add(s.o.DeviceExpiry), interval: s.o.DeviceInterval}
 	s.devices[d.code] = d
 	s.byUser[d.user] = d
 	return ok(map[string]any{
@@ -192,11 +201,61 @@ func (s *Server) deviceToken(dc string, p url.Values) response {
 	}
 	delete(s.devices, d.code)
 	delete(s.byUser, d.user)
-	rt := "1000." + s.token()
-	s.refresh[rt] = &grant{org: o.ID, dc: o.DC, scopes: d.scopes}
-	at := s.issue(o.ID, o.DC, d.scopes)
-	return ok(map[string]any{"access_token": at, "refresh_token": rt, "api_domain": s.APIDomain(o.DC),
-		"token_type": "Bearer", "expires_in": int(s.o.TokenTTL / time.Second)})
+	at := s.issue(o.ID, o.DC, d.scopes, d.approver)
+	tok := map[string]any{"access_token": at, "api_domain": s.APIDomain(o.DC), "token_type": "Bearer",
+		"expires_in": int(s.o.TokenTTL / time.Second)}
+	if d.offline { // as in the authorization-code flow, only offline access gets a refresh token (spec §5.2)
+		rt := "1000." + s.token()
+		s.refresh[rt] = &grant{org: o.ID, dc: o.DC, scopes: d.scopes, user: d.approver}
+		tok["refresh_token"] = rt
+	}
+	return ok(tok)
+}
+
+// verificationPage renders the device flow's verification page. Caller
+// holds s.mu.
+func (s *Server) verificationPage(code string) response {
+	orgs := make([]string, 0, len(s.orgs))
+	for id := range s.orgs {
+		orgs = append(orgs, id)
+	}
+	sort.Strings(orgs)
+	var b strings.Builder
+	b.WriteString("<!doctype html><title>Zoho Accounts (simulated)</title>\n<h1>Connect a device</h1>\n<form method=\"post\">\n" +
+		`<label>Code <input name="user_code" id="user-code" value="` + html.EscapeString(code) + `"></label>` + "\n<p>Sign in and approve as:</p>\n")
+	for _, id := range orgs {
+		for _, u := range s.orgs[id].Users {
+			b.WriteString(`<button name="approve" value="` + html.EscapeString(id+"/"+u.Email) + `" id="approve-` +
+				html.EscapeString(id+"-"+u.ID) + `">` + html.EscapeString(u.Name+" <"+u.Email+"> ("+id+")") + "</button>\n")
+		}
+	}
+	b.WriteString(`<button name="deny" value="deny" id="deny">Deny</button>` + "\n</form>\n")
+	return page(200, b.String())
+}
+
+// verify answers the verification page: the code approved as the user
+// chosen, or denied. Caller holds s.mu.
+func (s *Server) verify(p url.Values) response {
+	code := strings.ToUpper(strings.TrimSpace(p.Get("user_code")))
+	d := s.byUser[code]
+	if d == nil || !s.now().Before(d.expires) {
+		return page(400, `<!doctype html><title>Zoho Accounts (simulated)</title><p id="result">Invalid or expired code.</p>`)
+	}
+	if p.Get("deny") != "" {
+		d.denied = true
+		return page(200, `<!doctype html><title>Zoho Accounts (simulated)</title><p id="result">Access denied.</p>`)
+	}
+	org, email, _ := strings.Cut(p.Get("approve"), "/")
+	if err := s.approveDevice(code, org, email); err != nil {
+		return page(400, `<!doctype html><title>Zoho Accounts (simulated)</title><p id="result">`+html.EscapeString(err.Error())+`</p>`)
+	}
+	return page(200, `<!doctype html><title>Zoho Accounts (simulated)</title><p id="result">Approved as `+
+		html.EscapeString(email)+`. You may close this page.</p>`)
+}
+
+// page is an HTML answer of the accounts server.
+func page(status int, body string) response {
+	return response{status: status, header: map[string]string{"Content-Type": "text/html; charset=utf-8"}, raw: []byte(body)}
 }
 
 // consentPage renders the consent screen of the authorization-code flow.

@@ -68,7 +68,7 @@ func (s *Server) api(dc, path string, r *http.Request, rec *Request) response {
 		return errResp(429, "TOO_MANY_REQUESTS", "API credits exhausted")
 	}
 	o.Credits += cost
-	out := s.crm(o, strings.TrimPrefix(path, "/crm/v8"), r.Method, rec.Query, rec.Body, body.Data, a.scopes)
+	out := s.crm(o, strings.TrimPrefix(path, "/crm/v8"), r.Method, rec.Query, rec.Body, body.Data, a.scopes, a.user)
 	if o.CreditLimit > 0 && o.Credits*2 >= o.CreditLimit {
 		out.header = map[string]string{"X-API-CREDITS-REMAINING": strconv.Itoa(o.CreditLimit - o.Credits)}
 	}

@@ -14,13 +14,32 @@ import (
 // phoneFields are the phone-type fields search matches.
 var phoneFields = []string{"Phone", "Mobile", "Home_Phone", "Other_Phone", "Asst_Phone", "Fax"}
 
-// crm serves /crm/v8/… (spec §2–4). Caller holds s.mu.
-func (s *Server) crm(o *Org, path, method string, q url.Values, raw []byte, data []Record, scopes string) response {
+// crm serves /crm/v8/… (spec §2–4) for a token of user (a CRM user id;
+// empty: the org's first admin). Caller holds s.mu.
+func (s *Server) crm(o *Org, path, method string, q url.Values, raw []byte, data []Record, scopes, user string) response {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
 	case len(parts) == 1 && parts[0] == "users" && method == http.MethodGet:
+		users := o.Users
+		if q.Get("type") == "CurrentUser" {
+			// The signed-in user alone (spec §4). The users API needs
+			// ZohoCRM.users.READ or .ALL; checked here only, so that the
+			// narrower Self Client tokens of older tests keep listing users.
+			if scopes != "" && !strings.Contains(scopes, "ZohoCRM.users.READ") && !strings.Contains(scopes, "ZohoCRM.users.ALL") {
+				return errResp(401, "OAUTH_SCOPE_MISMATCH", "Unauthorized")
+			}
+			users = nil
+			for _, u := range o.Users {
+				if u.ID == user {
+					users = []User{u}
+				}
+			}
+			if u, found := orgUser(o, ""); found && user == "" {
+				users = []User{u}
+			}
+		}
 		var us []map[string]any
-		for _, u := range o.Users {
+		for _, u := range users {
 			us = append(us, map[string]any{"id": u.ID, "full_name": u.Name, "email": u.Email, "status": "active",
 				"zuid": u.ZohoUser, "time_zone": "Europe/Berlin"})
 		}

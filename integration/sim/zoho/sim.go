@@ -1,11 +1,13 @@
 // Package zohosim is a Zoho simulator for tests and `ringside demo`, faithful
 // to shared/spec/zoho.md §9: the accounts server of every data centre
-// (authorization-code, refresh, device flow with every error state,
+// (authorization-code with a consent page, refresh, device flow with every
+// error state and a verification page where a chosen user approves,
 // revoke, serverinfo), PhoneBridge v3 (form-encoded, Zoho-oauthtoken,
 // integrate, users, click-to-dial and call-control registration, callnotify
 // with an optional strict-state mode, clicktodialerror) and CRM v8 (Calls
 // insert and update with per-record results and format validation, search
-// with 204, COQL, Leads, Tasks, users). Access tokens expire; an org has a
+// with 204, COQL, Leads, Tasks, users, and type=CurrentUser the token's
+// own user). Access tokens expire; an org has a
 // credit counter and a concurrency cap that answer 429; faults (5xx,
 // timeouts, before or after the write is applied) can be injected. Every
 // request is recorded for assertions.
@@ -152,6 +154,7 @@ type Request struct {
 
 type grant struct {
 	org, dc  string
+	user     string // the CRM user id of who granted it (empty: the org's first admin)
 	scopes   string
 	redirect string
 	expires  time.Time
@@ -162,6 +165,9 @@ type grant struct {
 
 type access struct {
 	org, dc string
+	// user is the CRM user id of who signed in to grant it (empty: the
+	// org's first admin).
+	user    string
 	expires time.Time
 	revoked bool
 	scopes  string
@@ -171,7 +177,9 @@ type device struct {
 	code, user string
 	dc         string // where it was requested
 	scopes     string
+	offline    bool   // access_type=offline: a refresh token too
 	org        string // set when approved
+	approver   string // the CRM user id of who approved
 	denied     bool
 	expires    time.Time
 	lastPoll   time.Time
@@ -433,17 +441,60 @@ func (s *Server) SelfClientToken(org, scopes string) string {
 	return rt
 }
 
-// ApproveDevice plays a user of org entering userCode at the verification
-// page and consenting.
+// ApproveDevice plays a user of org (its first admin) entering userCode
+// at the verification page and consenting.
 func (s *Server) ApproveDevice(userCode, org string) error {
+	return s.ApproveDeviceAs(userCode, org, "")
+}
+
+// ApproveDeviceAs plays the user of org with this email (empty: the org's
+// first admin) signing in at the verification page, entering userCode and
+// consenting: the token the device gets is that user's
+// (users?type=CurrentUser answers them).
+func (s *Server) ApproveDeviceAs(userCode, org, email string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.approveDevice(userCode, org, email)
+}
+
+// approveDevice is ApproveDeviceAs with s.mu held.
+func (s *Server) approveDevice(userCode, org, email string) error {
 	d := s.byUser[userCode]
-	if d == nil {
+	if d == nil || !s.now().Before(d.expires) {
 		return fmt.Errorf("zohosim: no device code %q", userCode)
 	}
-	d.org = org
+	o := s.orgs[org]
+	if o == nil {
+		return fmt.Errorf("zohosim: no org %q", org)
+	}
+	u, found := orgUser(o, email)
+	if !found && email != "" {
+		return fmt.Errorf("zohosim: no user %q in org %s", email, org)
+	}
+	d.org, d.approver = org, u.ID
 	return nil
+}
+
+// orgUser finds a user of o by email (case-insensitive); empty: the first
+// admin, else the first user.
+func orgUser(o *Org, email string) (User, bool) {
+	for _, u := range o.Users {
+		if email != "" && strings.EqualFold(u.Email, email) {
+			return u, true
+		}
+	}
+	if email != "" {
+		return User{}, false
+	}
+	for _, u := range o.Users {
+		if u.Admin {
+			return u, true
+		}
+	}
+	if len(o.Users) > 0 {
+		return o.Users[0], true
+	}
+	return User{}, false
 }
 
 // DenyDevice plays the user refusing consent.
