@@ -54,8 +54,10 @@ type Identifier interface {
 	// PollIdentify asks Zoho, if it is time to, whether the code was
 	// approved. It returns ErrPending with the handle to poll with next
 	// until then, the identity once approved, or an error wrapping
-	// ErrDeviceDenied or ErrDeviceExpired. Other errors may be passing
-	// (the caller keeps polling until the code expires).
+	// ErrDeviceDenied or ErrDeviceExpired, or ErrZoho when the flow cannot
+	// succeed any more (Zoho refused the client, or who approved could not
+	// be read). Other errors are passing: the caller polls again until the
+	// code expires.
 	PollIdentify(ctx context.Context, tenant, handle string) (Identity, string, error)
 }
 
@@ -230,6 +232,8 @@ func (l *SelfLinks) PollSelfLink(ctx context.Context, a Actor, tenant, ext strin
 		rec.State = SelfLinkDenied
 	case errors.Is(err, ErrDeviceExpired):
 		rec.State = SelfLinkExpired
+	case errors.Is(err, ErrZoho):
+		rec.State, rec.Error = SelfLinkFailed, err.Error()
 	case err != nil:
 		if ctx.Err() != nil || l.s.now().Before(rec.Prompt.ExpiresAt) {
 			// Zoho did not answer this time: the next poll asks again.
@@ -241,17 +245,20 @@ func (l *SelfLinks) PollSelfLink(ctx context.Context, a Actor, tenant, ext strin
 		rec.SelfLink = l.complete(ctx, a, rec.SelfLink, id)
 	}
 	rec.Handle = ""
-	if rec.State == SelfLinkDenied || rec.State == SelfLinkExpired { // complete audited the others
+	if err != nil { // complete audited the link
 		l.s.audit(ctx, a, tenant, "user.selflink", ext, "device code "+rec.Prompt.UserCode, errors.New(l.outcome(rec.SelfLink, err)))
 	}
 	return rec.SelfLink, l.save(ctx, rec)
 }
 
-// outcome says why a self-service link was denied or expired.
+// outcome says why a self-service link ended before Zoho said who
+// approved.
 func (l *SelfLinks) outcome(sl SelfLink, err error) string {
 	switch {
 	case sl.State == SelfLinkDenied:
 		return ErrDeviceDenied.Error()
+	case sl.State == SelfLinkFailed:
+		return sl.Error
 	case err != nil && !errors.Is(err, ErrDeviceExpired):
 		return ErrDeviceExpired.Error() + " (last answer: " + err.Error() + ")"
 	}

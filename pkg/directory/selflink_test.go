@@ -3,6 +3,7 @@ package directory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -290,6 +291,7 @@ func TestSelfLinkOutcomesThatLinkNothing(t *testing.T) {
 		{"a user of another org", approvedBy("9002", "eve@evil.example", "Eve"), "", SelfLinkFailed, "not a user of the Zoho org"},
 		{"same id, other email", approvedBy("9001", "mallory@acme.example", "Mallory"), "", SelfLinkFailed, "not a user of the Zoho org"},
 		{"Zoho refuses the registration", approvedBy("9003", "cleo@acme.example", "Cleo"), "pb-3", SelfLinkFailed, "INVALID_USER"},
+		{"who approved cannot be read", failWith(fmt.Errorf("%w: OAUTH_SCOPE_MISMATCH", ErrZoho)), "", SelfLinkFailed, "OAUTH_SCOPE_MISMATCH"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			w := newSelfLinkWorld(t, store.ModePhoneBridge)
