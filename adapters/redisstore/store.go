@@ -710,27 +710,7 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, p store.Page) ([]s
 	if tenant != "" {
 		what = "audit of " + tenant
 	}
-	p, err := p.Norm()
-	if err != nil {
-		return nil, 0, fmt.Errorf("redisstore: list %s: %w", what, err)
-	}
-	k := s.auditKey(tenant)
-	var n *redis.IntCmd
-	var vals *redis.StringSliceCmd
-	if _, err := s.c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
-		n = pipe.LLen(ctx, k)
-		vals = pipe.LRange(ctx, k, int64(p.Offset), int64(p.Offset+p.Limit-1))
-		return nil
-	}); err != nil {
-		return nil, 0, fmt.Errorf("redisstore: list %s: %w", what, err)
-	}
-	out := make([]store.AuditEntry, len(vals.Val()))
-	for i, v := range vals.Val() {
-		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
-			return nil, 0, fmt.Errorf("redisstore: list %s: decode %s: %w", what, k, err)
-		}
-	}
-	return out, int(n.Val()), nil
+	return listJSON[store.AuditEntry](ctx, s.c, s.auditKey(tenant), what, p)
 }
 
 // Webhooks.
@@ -838,25 +818,29 @@ func (s *Store) AppendDelivery(ctx context.Context, d store.Delivery) (store.Del
 }
 
 func (s *Store) ListDeliveries(ctx context.Context, tenant, id string, p store.Page) ([]store.Delivery, int, error) {
-	what := tenant + "/" + id
+	return listJSON[store.Delivery](ctx, s.c, s.deliveriesKey(tenant, id), "deliveries of "+tenant+"/"+id, p)
+}
+
+// listJSON reads one page of a newest-first list of JSON values (the audit
+// log, a delivery log) and the list's length, in one transaction.
+func listJSON[T any](ctx context.Context, c redis.UniversalClient, k, what string, p store.Page) ([]T, int, error) {
 	p, err := p.Norm()
 	if err != nil {
-		return nil, 0, fmt.Errorf("redisstore: list deliveries of %s: %w", what, err)
+		return nil, 0, fmt.Errorf("redisstore: list %s: %w", what, err)
 	}
-	k := s.deliveriesKey(tenant, id)
 	var n *redis.IntCmd
 	var vals *redis.StringSliceCmd
-	if _, err := s.c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+	if _, err := c.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
 		n = pipe.LLen(ctx, k)
 		vals = pipe.LRange(ctx, k, int64(p.Offset), int64(p.Offset+p.Limit-1))
 		return nil
 	}); err != nil {
-		return nil, 0, fmt.Errorf("redisstore: list deliveries of %s: %w", what, err)
+		return nil, 0, fmt.Errorf("redisstore: list %s: %w", what, err)
 	}
-	out := make([]store.Delivery, len(vals.Val()))
+	out := make([]T, len(vals.Val()))
 	for i, v := range vals.Val() {
 		if err := json.Unmarshal([]byte(v), &out[i]); err != nil {
-			return nil, 0, fmt.Errorf("redisstore: list deliveries of %s: decode: %w", what, err)
+			return nil, 0, fmt.Errorf("redisstore: list %s: decode %s: %w", what, k, err)
 		}
 	}
 	return out, int(n.Val()), nil
