@@ -20,6 +20,7 @@ import (
 	"github.com/ringside/ringside/pkg/callstate"
 	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/config"
+	"github.com/ringside/ringside/pkg/screen"
 )
 
 // Sink takes the adapter's signals; *pipeline.Pipeline satisfies it. Submit
@@ -79,7 +80,10 @@ type Adapter struct {
 
 	logged  map[string]bool // undecodable kinds already logged (reader goroutine only)
 	running atomic.Bool
-	actions sync.WaitGroup // feature-code confirmations in flight
+	actions sync.WaitGroup // feature-code confirmations and screenings in flight
+
+	screener atomic.Pointer[screening] // nil until SetScreener (screen.go)
+	sm       *screen.Metrics
 }
 
 // errNotConnected is the readiness answer before the first connection.
@@ -128,6 +132,7 @@ func New(o Options) (*Adapter, error) {
 		auth:      "Basic " + base64.StdEncoding.EncodeToString([]byte(ac.Username+":"+ac.Password.Value())),
 		log:       o.Logger.With(zap.String("component", "asterisk")),
 		m:         newMetrics(o.Registerer),
+		sm:        screen.NewMetrics(o.Registerer),
 		wsHTTP:    &http.Client{Transport: &http.Transport{Proxy: nil}},
 		expect:    newExpectations(),
 		legs:      clicktocall.NewLegWatch(),
@@ -290,6 +295,7 @@ func (a *Adapter) reconcile(ctx context.Context, tr *Translator, sink Sink) erro
 		return &sessionError{"reconcile", fmt.Errorf("reconcile: %w", err)}
 	}
 	sigs := tr.Adopt(chans, bridges, sink.LiveLegs(), time.Now(), nil)
+	a.releaseWaiting(ctx, chans)
 	var adopted, lost int
 	for _, s := range sigs {
 		switch {
@@ -363,6 +369,9 @@ func (a *Adapter) read(runCtx, ctx context.Context, conn *websocket.Conn, tr *Tr
 		switch act.Kind {
 		case ActionFeature:
 			a.actions.Go(func() { a.confirmFeature(runCtx, act.Channel) })
+		case ActionScreen:
+			start := time.Now()
+			a.actions.Go(func() { a.screen(runCtx, act.Screen, start) })
 		case ActionPlaybackDone:
 			a.playbackDone(act.ID)
 		case ActionReplaced:

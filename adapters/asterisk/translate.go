@@ -92,6 +92,9 @@ const (
 	// ActionReplaced: another connection registered our application; this
 	// socket receives nothing more.
 	ActionReplaced
+	// ActionScreen: an inbound call waits in the application to be
+	// screened before it rings (Stasis(<app>,screen)); Screen describes it.
+	ActionScreen
 )
 
 // Action is what the adapter must do for an event besides submitting its
@@ -100,6 +103,7 @@ type Action struct {
 	Kind    ActionKind
 	Channel string
 	ID      string
+	Screen  ScreenCall
 }
 
 // Expectation describes a leg Ringside is about to originate, so that its
@@ -635,14 +639,24 @@ func (t *Translator) blindTransfer(ev *Event, at time.Time, out []callstate.Sign
 }
 
 // stasisStart announces a channel entering the app (POST /channels/create
-// puts it there while still Down) and turns the feature-code arguments
-// "feature,<code>,<extension>[,<mobile>]" into a FeatureCode signal.
+// puts it there while still Down), asks for the screening of an inbound
+// call sent with the argument "screen", and turns the feature-code
+// arguments "feature,<code>,<extension>[,<mobile>]" into a FeatureCode
+// signal.
 func (t *Translator) stasisStart(ev *Event, at time.Time, out []callstate.Signal) ([]callstate.Signal, Action) {
 	c := t.track(ev.Channel)
 	if c == nil {
 		return out, Action{}
 	}
 	out = t.announce(c, "", at, out)
+	if len(ev.Args) > 0 && ev.Args[0] == ScreenArg {
+		number := c.number
+		if c.party != callstate.PartyExternal {
+			number = "" // not a caller from outside: nothing to look up or block
+		}
+		return out, Action{Kind: ActionScreen, Channel: c.id,
+			Screen: ScreenCall{Channel: c.id, Tenant: c.tenant, Number: number, Name: c.name, Dialed: c.dialed}}
+	}
 	if len(ev.Args) < 2 || ev.Args[0] != "feature" {
 		return out, Action{}
 	}
