@@ -30,6 +30,7 @@ Commands:
   tokens    create an API token for an admin login
   audit     show the audit log: who changed what, through which surface
   webhooks  signed webhooks for other CRMs: add, list, remove, enable subscriptions, read their delivery log
+  blacklist callers rejected before their call rings: list, add, remove numbers and prefixes, set the reason
 
 Run 'ringside <command> -h' for the flags of a command.
 `
@@ -77,6 +78,8 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		err = cmdAudit(ctx, rest, env, stdout, stderr)
 	case "webhooks":
 		err = cmdWebhooks(ctx, rest, env, stdout, stderr)
+	case "blacklist":
+		err = cmdBlacklist(ctx, rest, env, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
