@@ -62,6 +62,9 @@ type CRMUser struct {
 	Email  string `json:"email"`
 	Status string `json:"status"`
 	ZUID   string `json:"zuid"`
+	// TimeZone is the zone the CRM shows the user's dates in
+	// ("Europe/Berlin").
+	TimeZone string `json:"time_zone"`
 }
 
 // CRMUsers lists the org's active CRM users.
@@ -243,13 +246,30 @@ func (c *Client) ClickToDialError(ctx context.Context, tenant, zohoUser, code, f
 type RecordResult struct {
 	ID  string // the record id, on success
 	Err error  // nil on success; fault.Permanent for a record Zoho rejected
+	// Action is what an upsert did: "insert" or "update" ("" otherwise).
+	Action string
 }
 
 // writeRecords inserts (POST) or updates (PUT) up to 100 records of a
 // module in one request: 1 credit per 10 records.
 func (c *Client) writeRecords(ctx context.Context, tenant, method, module string, recs []map[string]any) ([]RecordResult, error) {
-	res, err := c.do(ctx, tenant, call{api: "crm", method: method, path: "/crm/v8/" + module,
-		json: map[string]any{"data": recs, "trigger": []string{}}, credits: (len(recs) + 9) / 10, kind: "write"})
+	return c.write(ctx, tenant, method, module, "/crm/v8/"+module, map[string]any{"data": recs, "trigger": []string{}}, recs)
+}
+
+// UpsertRecords inserts up to 100 records into module, or updates the
+// record that already has the same value in the first of dupFields that
+// matches (spec §7: POST /crm/v8/<module>/upsert with
+// duplicate_check_fields; Leads, Contacts, Accounts…, not Calls or Tasks):
+// 1 credit per 10 records. Each result's Action says which happened.
+func (c *Client) UpsertRecords(ctx context.Context, tenant, module string, recs []map[string]any, dupFields []string) ([]RecordResult, error) {
+	return c.write(ctx, tenant, http.MethodPost, module, "/crm/v8/"+module+"/upsert",
+		map[string]any{"data": recs, "duplicate_check_fields": dupFields, "trigger": []string{}}, recs)
+}
+
+// write sends one bulk write of recs and returns the per-record results.
+func (c *Client) write(ctx context.Context, tenant, method, module, path string, body map[string]any, recs []map[string]any) ([]RecordResult, error) {
+	res, err := c.do(ctx, tenant, call{api: "crm", method: method, path: path,
+		json: body, credits: (len(recs) + 9) / 10, kind: "write"})
 	if err != nil && (res.status != http.StatusBadRequest || len(recs) == 0) {
 		return nil, wrap(err, strings.ToLower(method)+" "+module)
 	}
@@ -258,6 +278,7 @@ func (c *Client) writeRecords(ctx context.Context, tenant, method, module string
 			Code    string         `json:"code"`
 			Status  string         `json:"status"`
 			Message string         `json:"message"`
+			Action  string         `json:"action"`
 			Details map[string]any `json:"details"`
 		} `json:"data"`
 	}
@@ -271,6 +292,7 @@ func (c *Client) writeRecords(ctx context.Context, tenant, method, module string
 	for i, d := range b.Data {
 		if d.Status == "success" {
 			out[i].ID, _ = d.Details["id"].(string)
+			out[i].Action = d.Action
 			continue
 		}
 		out[i].Err = fault.Permanent(&APIError{Status: res.status, Code: d.Code, Message: d.Message, Details: d.Details})
