@@ -7,7 +7,10 @@
 // clicktodialerror), the CRM v8 client (Calls writes in batches, search,
 // COQL, users), the credit-aware caller Lookup, and the Sink that turns
 // call events into PhoneBridge pops and logs or REST Calls records, once
-// per call under at-least-once delivery.
+// per call under at-least-once delivery. The sink also owns the CRM-side
+// features a tenant switches on (crm.go): a Lead or Contact for an unknown
+// caller (leads.go), one Task per missed inbound call (tasks.go), and the
+// internal-call policy with its technical extensions (internal.go).
 //
 // Every response is classified at this boundary with pkg/fault: timeouts,
 // 5xx and 429 are retryable (429 with a growing, jittered delay: Zoho sends

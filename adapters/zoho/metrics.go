@@ -13,6 +13,9 @@ type metrics struct {
 	disconnected prometheus.Gauge
 	events       *prometheus.CounterVec // mode, result
 	lookups      *prometheus.CounterVec // result
+	leads        *prometheus.CounterVec // result
+	tasks        *prometheus.CounterVec // result
+	internal     *prometheus.CounterVec // policy
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -34,8 +37,18 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Call events handled by the Zoho sink, by mode (phonebridge, rest, off) and result (ok, skipped, retry, paused, dead_letter)."}, []string{"mode", "result"}),
 		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "lookups_total",
 			Help: "Caller lookups by result (hit, negative_hit, match, no_match, coalesced, error)."}, []string{"result"}),
+		leads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "leads_created_total",
+			Help: "Records for unknown callers by result (created; existing: the upsert or the recent-creation memory found one; " +
+				"scope_error: the token may not write the module; rejected: Zoho refused the record; retry)."}, []string{"result"}),
+		tasks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "tasks_created_total",
+			Help: "Missed-call tasks by result (created; no_owner: no record owner and no default user, skipped; " +
+				"scope_error; rejected; retry)."}, []string{"result"}),
+		internal: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: "calls", Name: "internal_total",
+			Help: "Internal calls (between two extensions) that ended, by what the tenant's policy made of them in the CRM " +
+				"(skip, log, light; technical: a technical extension was involved, never logged)."}, []string{"policy"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.credits, m.remaining, m.refreshes, m.disconnected, m.events, m.lookups} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.credits, m.remaining, m.refreshes, m.disconnected, m.events, m.lookups,
+		m.leads, m.tasks, m.internal} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

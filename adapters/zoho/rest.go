@@ -43,6 +43,9 @@ func (s *Sink) rest(ctx context.Context, t store.Tenant, ev events.Call) error {
 			return err
 		}
 		defer unlock()
+		if err := s.crmExtras(ctx, t, ev); err != nil { // a record for the caller, the missed-call task
+			return err
+		}
 		if done, err = s.insertCall(ctx, t, ev, link); err != nil || done == "" {
 			return err
 		}
@@ -134,6 +137,9 @@ func marker(callID string) string {
 
 // callRecord builds the Calls record of an ended call.
 func (s *Sink) callRecord(ctx context.Context, t store.Tenant, ev events.Call, link string) (map[string]any, error) {
+	if ev.Direction == events.Internal {
+		return s.internalRecord(ctx, t, ev, link)
+	}
 	number, ok := Normalize(ev.External, t.Settings.Region)
 	if !ok {
 		number = ev.External
@@ -263,10 +269,11 @@ func (s *Sink) crmUsers(ctx context.Context, tenant string) (map[string]string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	e = usersEntry{byEmail: map[string]string{}, ids: map[string]bool{}, at: s.c.o.Now()}
+	e = usersEntry{byEmail: map[string]string{}, ids: map[string]bool{}, zones: map[string]string{}, at: s.c.o.Now()}
 	for _, u := range us {
 		e.byEmail[strings.ToLower(u.Email)] = u.ID
 		e.ids[u.ID] = true
+		e.zones[u.ID] = u.TimeZone
 	}
 	s.mu.Lock()
 	s.users[tenant] = e

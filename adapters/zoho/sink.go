@@ -50,7 +50,9 @@ type SinkOptions struct {
 	Links   Links
 	Records Records
 	Claims  Claims
-	Lookup  *Lookup // REST mode: linking calls to Contacts/Leads/Accounts; nil: no linking
+	Lookup  *Lookup // linking REST calls to Contacts/Leads/Accounts, leads and tasks; nil: none of them
+	// CRM configures the records the CRM-side features write (crm.go).
+	CRM CRMOptions
 	// RecordingLink turns a call's final recording into the public link
 	// Zoho stores (voiceuri, Description); nil: logs carry no link.
 	RecordingLink func(ctx context.Context, ev events.Call) (string, error)
@@ -89,15 +91,20 @@ type Sink struct {
 	c   *Client
 	log *zap.Logger
 
+	crm CRMOptions
+
 	mu      sync.Mutex
 	batches batcher[map[string]any, []RecordResult] // Calls writes, by tenant and operation
 	users   map[string]usersEntry
 	waiting map[string]time.Time // call id -> when its pending recording was first waited for
+	refused map[string]time.Time // tenant, module -> when Zoho refused it for scope or permission
+	rejects map[string]time.Time // tenant, module, code -> when a record was last reported rejected
 }
 
 type usersEntry struct {
 	byEmail map[string]string
 	ids     map[string]bool
+	zones   map[string]string // CRM user id -> time zone
 	at      time.Time
 }
 
@@ -138,7 +145,7 @@ func NewSink(o SinkOptions) (*Sink, error) {
 		o.UsersTTL = 10 * time.Minute
 	}
 	return &Sink{o: o, c: o.Client, log: o.Client.log.Named("sink"), users: map[string]usersEntry{},
-		waiting: map[string]time.Time{}}, nil
+		waiting: map[string]time.Time{}, crm: o.CRM.withDefaults(), refused: map[string]time.Time{}, rejects: map[string]time.Time{}}, nil
 }
 
 // errWaitRecording asks for a retry while a pending recording may arrive.
@@ -150,7 +157,7 @@ var errWaitRecording = errors.New("zoho: waiting for the call's recording")
 // (fault.RetryAfter tells when; a disconnected tenant asks for
 // SinkOptions' PausedRetry, so its events wait instead of being dropped).
 func (s *Sink) Handle(ctx context.Context, ev events.Call) error {
-	if ev.Type == events.TerminalSet || ev.Direction == events.Internal || ev.Direction == "" ||
+	if ev.Type == events.TerminalSet || ev.Direction == "" ||
 		ev.Screen != nil && ev.Screen.Blacklisted { // rejected before ringing: nothing for the CRM
 		return nil
 	}
@@ -163,18 +170,26 @@ func (s *Sink) Handle(ctx context.Context, ev events.Call) error {
 		return fault.Retryable(fmt.Errorf("zoho: read tenant %s: %w", ev.Tenant, err), 0)
 	}
 	mode := string(t.Settings.Mode)
-	switch t.Settings.Mode {
-	case store.ModePhoneBridge:
-		err = s.phoneBridge(ctx, t, ev)
-	case store.ModeREST:
-		err = s.rest(ctx, t, ev)
-	default:
+	r := routeOf(t.Settings, ev) // internal-call policy, technical extensions (internal.go)
+	switch {
+	case t.Settings.Mode != store.ModePhoneBridge && t.Settings.Mode != store.ModeREST:
 		s.c.m.events.WithLabelValues("off", "skipped").Inc()
 		return nil
+	case r == routeSkip || r == routeTechnical: // no pop, no log
+		s.c.m.events.WithLabelValues(mode, "skipped").Inc()
+		s.countInternal(ev, r)
+		return nil
+	case r != routeExternal:
+		err = s.internal(ctx, t, ev, r)
+	case t.Settings.Mode == store.ModePhoneBridge:
+		err = s.phoneBridge(ctx, t, ev)
+	default:
+		err = s.rest(ctx, t, ev)
 	}
 	switch {
 	case err == nil:
 		s.c.m.events.WithLabelValues(mode, "ok").Inc()
+		s.countInternal(ev, r)
 	case errors.Is(err, ErrDisconnected):
 		s.c.m.events.WithLabelValues(mode, "paused").Inc()
 	case fault.IsPermanent(err):
@@ -185,6 +200,15 @@ func (s *Sink) Handle(ctx context.Context, ev events.Call) error {
 		s.c.m.events.WithLabelValues(mode, "retry").Inc()
 	}
 	return err
+}
+
+// countInternal counts an internal call at its ended event (handled
+// without error; a redelivery counts again), by what its tenant's policy
+// made of it.
+func (s *Sink) countInternal(ev events.Call, r route) {
+	if ev.Direction == events.Internal && ev.Type == events.Ended {
+		s.c.m.internal.WithLabelValues(r.policyLabel()).Inc()
+	}
 }
 
 // Keys in the store, namespaced per tenant and call.
@@ -389,6 +413,10 @@ func (s *Sink) pbTerminal(ctx context.Context, t store.Tenant, ev events.Call, n
 		return err
 	}
 	defer unlock()
+	// A record for the caller first: Zoho links its log by the number.
+	if err := s.crmExtras(ctx, t, ev); err != nil {
+		return err
+	}
 	// Who the log belongs to: the user talking at the end; for a call
 	// nobody answered, the first linked user that rang (or the caller).
 	var zu string
