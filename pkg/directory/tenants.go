@@ -56,6 +56,20 @@ type TenantChange struct {
 	DefaultUser *string
 	// Features switches features on and off by name.
 	Features map[string]bool
+	// InternalPolicy is what becomes of calls between extensions in the
+	// CRM: skip, log or light.
+	InternalPolicy *store.InternalPolicy
+	// TechnicalExtensions replaces the patterns (globs: "8*", "fax",
+	// "60[0-9]") of extensions that are no person; an empty list clears
+	// them.
+	TechnicalExtensions *[]string
+	// OwnNumbers replaces the tenant's own numbers: E.164 numbers and
+	// prefixes ending in "*" (spaces, dashes, dots, slashes and brackets
+	// are dropped, a leading 00 becomes +); an empty list clears them.
+	OwnNumbers *[]string
+	// LeadModule is where unknown callers become records: Leads,
+	// Contacts, or "" for the daemon's default.
+	LeadModule *string
 }
 
 // describe is the audit detail of c.
@@ -81,7 +95,40 @@ func (c TenantChange) describe() string {
 	for _, f := range names {
 		parts = append(parts, fmt.Sprintf("%s=%t", f, c.Features[f]))
 	}
+	if c.InternalPolicy != nil {
+		parts = append(parts, "internal_policy="+string(*c.InternalPolicy))
+	}
+	if c.TechnicalExtensions != nil {
+		parts = append(parts, "technical_extensions="+strings.Join(*c.TechnicalExtensions, ","))
+	}
+	if c.OwnNumbers != nil {
+		parts = append(parts, "own_numbers="+strings.Join(*c.OwnNumbers, ","))
+	}
+	if c.LeadModule != nil {
+		parts = append(parts, "lead_module="+*c.LeadModule)
+	}
 	return strings.Join(parts, " ")
+}
+
+// cleanList trims a list's entries and drops the empty ones.
+func cleanList(in []string, clean func(string) string) []string {
+	var out []string
+	for _, v := range in {
+		if v = clean(strings.TrimSpace(v)); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// cleanNumber drops the usual separators from a number and turns a
+// leading 00 into +.
+func cleanNumber(n string) string {
+	n = strings.NewReplacer(" ", "", "-", "", ".", "", "/", "", "(", "", ")", "").Replace(n)
+	if rest, ok := strings.CutPrefix(n, "00"); ok {
+		n = "+" + rest
+	}
+	return n
 }
 
 // UpdateTenant applies c. The default user must be a user of the tenant's
@@ -136,6 +183,18 @@ func (s *Service) updateTenant(ctx context.Context, a Actor, id string, c Tenant
 			} else {
 				delete(t.Settings.Features, f)
 			}
+		}
+		if c.InternalPolicy != nil {
+			t.Settings.InternalPolicy = *c.InternalPolicy
+		}
+		if c.TechnicalExtensions != nil {
+			t.Settings.TechnicalExtensions = cleanList(*c.TechnicalExtensions, func(v string) string { return v })
+		}
+		if c.OwnNumbers != nil {
+			t.Settings.OwnNumbers = cleanList(*c.OwnNumbers, cleanNumber)
+		}
+		if c.LeadModule != nil {
+			t.Settings.LeadModule = strings.TrimSpace(*c.LeadModule)
 		}
 		return nil
 	})
