@@ -33,7 +33,17 @@ is given:
   -region CC                   where numbers without a country code are (DE)
   -default-user ID|EMAIL|""    the Zoho user who owns calls and tasks that
                                have no owner ("" clears it)
-  -feature name=on|off         switch a feature, repeatable
+  -feature name=on|off         switch a feature, repeatable (leads_inbound,
+                               leads_outbound, missed_call_task, ...)
+  -internal-policy skip|log|light
+                               what internal calls leave in the CRM
+  -technical-extensions LIST   extensions that are no person, never logged:
+                               globs, comma-separated ("8*,fax"; "" clears)
+  -own-numbers LIST            the tenant's own numbers, never made leads:
+                               E.164 numbers or prefixes ("+4930999*"; "" clears)
+  -lead-module Leads|Contacts|""
+                               where unknown callers become records ("":
+                               crm.leads.module)
 The Zoho connection itself is made with 'ringside zoho connect'. The store
 is opened like 'ringside zoho' opens it.
 `
@@ -49,12 +59,14 @@ func cmdTenants(ctx context.Context, args, env []string, stdout, stderr io.Write
 		"add":  "tenants add [-config FILE] -id ID [-name N]",
 		"show": "tenants show [-config FILE] [-tenant ID]",
 		"set": "tenants set [-config FILE] [-tenant ID] [-name N] [-mode rest|phonebridge] [-region CC] " +
-			"[-default-user ID|EMAIL|\"\"] [-feature name=on|off ...]",
+			"[-default-user ID|EMAIL|\"\"] [-feature name=on|off ...] [-internal-policy skip|log|light] " +
+			"[-technical-extensions LIST] [-own-numbers LIST] [-lead-module Leads|Contacts|\"\"]",
 		"delete": "tenants delete [-config FILE] -tenant ID [-yes]",
 	}[sub]
 	fs := newFlagSet("tenants "+sub, synopsis, stderr)
 	path := fs.String("config", defaultConfigPath, "configuration file")
 	var tenant, id, name, mode, region, defaultUser *string
+	var internalPolicy, technical, ownNumbers, leadModule *string
 	var yes *bool
 	features := featureFlag{}
 	switch sub {
@@ -74,6 +86,10 @@ func cmdTenants(ctx context.Context, args, env []string, stdout, stderr io.Write
 		region = fs.String("region", "", "ISO 3166-1 region for numbers without a country code, e.g. DE")
 		defaultUser = fs.String("default-user", "", `Zoho user (id or email) who owns calls and tasks without an owner; "" clears it`)
 		fs.Var(features, "feature", "`name=on|off`: switch a feature (repeatable)")
+		internalPolicy = fs.String("internal-policy", "", "what internal calls leave in the CRM: skip, log or light")
+		technical = fs.String("technical-extensions", "", `extensions that are no person (fax, paging, IVR, queues), never logged: globs, comma-separated; "" clears`)
+		ownNumbers = fs.String("own-numbers", "", `the tenant's own numbers, never made leads: E.164 numbers or prefixes ending in *, comma-separated; "" clears`)
+		leadModule = fs.String("lead-module", "", `where unknown callers become records: Leads or Contacts; "" for crm.leads.module`)
 	}
 	if err := parseFlags(fs, rest); err != nil {
 		return err
@@ -85,10 +101,16 @@ func cmdTenants(ctx context.Context, args, env []string, stdout, stderr io.Write
 		return usageError(fs, "-id is required")
 	case sub == "delete" && *tenant == "":
 		return usageError(fs, "-tenant is required")
-	case sub == "set" && !set["name"] && !set["mode"] && !set["region"] && !set["default-user"] && !set["feature"]:
-		return usageError(fs, "nothing to change: give -name, -mode, -region, -default-user or -feature")
+	case sub == "set" && !set["name"] && !set["mode"] && !set["region"] && !set["default-user"] && !set["feature"] &&
+		!set["internal-policy"] && !set["technical-extensions"] && !set["own-numbers"] && !set["lead-module"]:
+		return usageError(fs, "nothing to change: give -name, -mode, -region, -default-user, -feature, -internal-policy, "+
+			"-technical-extensions, -own-numbers or -lead-module")
 	case sub == "set" && set["mode"] && *mode != string(store.ModeREST) && *mode != string(store.ModePhoneBridge):
 		return usageError(fs, fmt.Sprintf("-mode must be rest or phonebridge, got %q", *mode))
+	case sub == "set" && set["internal-policy"] && !slices.Contains([]string{"skip", "log", "light"}, *internalPolicy):
+		return usageError(fs, fmt.Sprintf("-internal-policy must be skip, log or light, got %q", *internalPolicy))
+	case sub == "set" && set["lead-module"] && !slices.Contains([]string{"", "Leads", "Contacts"}, *leadModule):
+		return usageError(fs, fmt.Sprintf(`-lead-module must be Leads, Contacts or "", got %q`, *leadModule))
 	}
 	cfg, err := loadConfig(*path, env, stderr)
 	if err != nil {
@@ -157,6 +179,21 @@ func cmdTenants(ctx context.Context, args, env []string, stdout, stderr io.Write
 		if len(features) > 0 {
 			c.Features = features
 		}
+		if set["internal-policy"] {
+			p := store.InternalPolicy(*internalPolicy)
+			c.InternalPolicy = &p
+		}
+		if set["technical-extensions"] {
+			l := splitList(*technical)
+			c.TechnicalExtensions = &l
+		}
+		if set["own-numbers"] {
+			l := splitList(*ownNumbers)
+			c.OwnNumbers = &l
+		}
+		if set["lead-module"] {
+			c.LeadModule = leadModule
+		}
 		t, err := ac.dir.UpdateTenant(ctx, ac.actor, *tenant, c)
 		if errors.Is(err, store.ErrNotFound) && set["default-user"] {
 			return fmt.Errorf("no user %q in the Zoho org of tenant %s (see `ringside zoho users -tenant %s`); nothing changed", *defaultUser, *tenant, *tenant)
@@ -220,6 +257,18 @@ func (ac *adminCmd) showTenant(ctx context.Context, t store.Tenant, stdout io.Wr
 		}
 	}
 	row("features on", dash(strings.Join(on, ",")))
+	policy := string(t.Settings.InternalPolicy)
+	if policy == "" {
+		policy = string(store.InternalSkip)
+	}
+	row("internal calls", policy)
+	row("technical extensions", dash(strings.Join(t.Settings.TechnicalExtensions, ",")))
+	row("own numbers", dash(strings.Join(t.Settings.OwnNumbers, ",")))
+	leadMod := t.Settings.LeadModule
+	if leadMod == "" {
+		leadMod = "default (crm.leads.module)"
+	}
+	row("lead module", leadMod)
 	row("zoho", string(t.Zoho.Status))
 	if t.Zoho.Location != "" {
 		row("zoho location", t.Zoho.Location)
