@@ -6,10 +6,12 @@ import (
 	"net/http"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/ringside/ringside/adapters/httpapi/portal"
 	"github.com/ringside/ringside/adapters/zoho"
+	"github.com/ringside/ringside/pkg/directory"
 	"github.com/ringside/ringside/pkg/livecalls"
 )
 
@@ -28,11 +30,21 @@ func mountPortal(ctx context.Context, a adminSide) error {
 		}
 	})
 	accounts := ""
+	var selfLinks *directory.SelfLinks
 	if zohoEnabled(a.cfg) {
 		accounts = a.cfg.Zoho.AccountsURL
+		// Identifying who signs in needs no tenant's token, only the OAuth
+		// client: a client of its own (its metrics unregistered), as
+		// adminSide carries no Zoho client.
+		zc, err := newZohoClient(a.cfg, a.st, a.log, prometheus.NewRegistry())
+		if err != nil {
+			_ = stop()
+			return err
+		}
+		selfLinks = a.dir.SelfLinks(zoho.Identifier{Client: zc})
 	}
 	p, err := portal.New(portal.Options{
-		Directory: a.dir, Live: board, PublicURL: a.cfg.HTTP.PublicURL, ZohoAccountsURL: accounts,
+		Directory: a.dir, Live: board, SelfLinks: selfLinks, PublicURL: a.cfg.HTTP.PublicURL, ZohoAccountsURL: accounts,
 		SessionTTL: a.cfg.Admin.SessionTTL, LoginAttempts: a.cfg.Admin.LoginAttempts, LoginWindow: a.cfg.Admin.LoginWindow,
 		Logger: a.log, Registerer: a.reg,
 	})

@@ -21,7 +21,11 @@
 //	GET  /tenants/{tenant}/users                   the users table: ?q=&linked=&offset=&limit=
 //	POST /tenants/{tenant}/users/{ext}/link        link to a Zoho user of the org
 //	POST /tenants/{tenant}/users/{ext}/unlink      unlink
-//	GET  /tenants/{tenant}/users/{ext}             one user: switches, default terminal
+//	GET  /tenants/{tenant}/users/{ext}             one user: switches, default terminal, self-service link
+//	POST /tenants/{tenant}/users/{ext}/selflink    start linking by signing in at Zoho (device code)
+//	POST /tenants/{tenant}/users/{ext}/selflink/poll
+//	                                               where it stands; links who approved (js=1: {"state": …})
+//	POST /tenants/{tenant}/users/{ext}/selflink/cancel
 //	POST /tenants/{tenant}/users/{ext}/switches    call notifications, click-to-call
 //	POST /tenants/{tenant}/users/{ext}/terminal    set the default terminal
 //	POST /tenants/{tenant}/users/{ext}/terminal/reset
@@ -88,6 +92,9 @@ type Options struct {
 	Directory *directory.Service
 	// Live is the live calls board; nil shows an empty live view.
 	Live Live
+	// SelfLinks links an extension to whoever signs in at Zoho with the
+	// device code its page shows; nil (no Zoho client) does not offer it.
+	SelfLinks *directory.SelfLinks
 	// PublicURL is http.public_url: cookies are Secure when it is https.
 	PublicURL string
 	// ZohoAccountsURL is zoho.accounts_url: the consent page the Enable
@@ -110,17 +117,18 @@ type Options struct {
 
 // Portal serves the web portal. Create it with New, then Mount it.
 type Portal struct {
-	dir     *directory.Service
-	live    Live
-	secure  bool
-	ttl     time.Duration
-	csp     string
-	log     *zap.Logger
-	now     func() time.Time
-	limiter *limiter
-	pages   map[string]*template.Template
-	assets  map[string]asset
-	m       *metrics
+	dir       *directory.Service
+	live      Live
+	selfLinks *directory.SelfLinks
+	secure    bool
+	ttl       time.Duration
+	csp       string
+	log       *zap.Logger
+	now       func() time.Time
+	limiter   *limiter
+	pages     map[string]*template.Template
+	assets    map[string]asset
+	m         *metrics
 }
 
 // asset is an embedded static file with the version its URL carries.
@@ -139,7 +147,7 @@ func New(o Options) (*Portal, error) {
 	if o.SessionTTL <= 0 || o.LoginAttempts < 1 || o.LoginWindow <= 0 {
 		return nil, errors.New("portal: SessionTTL, LoginAttempts and LoginWindow must be positive")
 	}
-	p := &Portal{dir: o.Directory, live: o.Live, ttl: o.SessionTTL, log: o.Logger, now: o.Now}
+	p := &Portal{dir: o.Directory, live: o.Live, selfLinks: o.SelfLinks, ttl: o.SessionTTL, log: o.Logger, now: o.Now}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
@@ -202,6 +210,9 @@ func (p *Portal) Mount(m Mux) {
 		{"POST /tenants/{tenant}/users/{ext}/switches", p.action(p.setSwitches)},
 		{"POST /tenants/{tenant}/users/{ext}/terminal", p.action(p.setTerminal)},
 		{"POST /tenants/{tenant}/users/{ext}/terminal/reset", p.action(p.resetTerminal)},
+		{"POST /tenants/{tenant}/users/{ext}/selflink", p.action(p.startSelfLink)},
+		{"POST /tenants/{tenant}/users/{ext}/selflink/poll", p.action(p.pollSelfLink)},
+		{"POST /tenants/{tenant}/users/{ext}/selflink/cancel", p.action(p.cancelSelfLink)},
 		{"GET /tenants/{tenant}/live", p.view(p.livePage)},
 		{"GET /tenants/{tenant}/live/calls", p.view(p.liveCalls)},
 		{"GET /tenants/{tenant}/audit", p.view(p.auditPage)},

@@ -298,6 +298,21 @@ func TestPagesRender(t *testing.T) {
 				Detail  string
 			}{b(), 404, "error.not_found", evil},
 		}
+		// An unlinked user: a pending self-service link, and one that may
+		// not be started.
+		pending := userData{base: b(), Number: "1002", Name: evil, Device: "PJSIP/1002", SelfLinkable: true,
+			SelfLink: &selfLinkView{UserCode: evil, VerificationURL: "javascript:alert(1)", ExpiresAt: now, Every: 2000}}
+		w := httptest.NewRecorder()
+		p.render(w, 200, "user", pending)
+		if body := w.Body.String(); !strings.Contains(body, `id="selflink-code">&lt;script&gt;`) || strings.Contains(body, `href="javascript:`) ||
+			!strings.Contains(body, `data-poll="2000"`) || strings.Contains(body, `id="switch-notifications"`) {
+			t.Errorf("%s: the pending self-service link renders as\n%s", lang, body)
+		}
+		w = httptest.NewRecorder()
+		p.render(w, 200, "user", userData{base: b(), Number: "1002", SelfLinkProblem: evil})
+		if body := w.Body.String(); !strings.Contains(body, `id="selflink-problem"`) || strings.Contains(body, "selflink-start") || strings.Contains(body, evil) {
+			t.Errorf("%s: a user that cannot link itself renders as\n%s", lang, body)
+		}
 		for _, name := range pageNames {
 			data, ok := pages[name]
 			if !ok {

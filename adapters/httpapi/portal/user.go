@@ -10,7 +10,8 @@ import (
 	"github.com/ringside/ringside/pkg/store"
 )
 
-// userData is one user's page: its link, switches and default terminal.
+// userData is one user's page: its link, switches and default terminal,
+// or how to link it by signing in at Zoho.
 type userData struct {
 	*base
 	Number, Name, Device string
@@ -21,6 +22,11 @@ type userData struct {
 	Notifications, ClickToCall bool
 	// Terminal is the default terminal; nil: the extension itself.
 	Terminal *store.Terminal
+	// SelfLinkable says an unlinked user may be linked by signing in at
+	// Zoho; SelfLinkProblem says why not. SelfLink is the one pending.
+	SelfLinkable    bool
+	SelfLinkProblem string
+	SelfLink        *selfLinkView
 }
 
 // userPage shows one user of the tenant.
@@ -38,6 +44,8 @@ func (p *Portal) userPage(w http.ResponseWriter, r *http.Request, s *session) {
 	if l := u.Link; l != nil {
 		d.Linked, d.Email, d.ZohoName, d.LinkedAt = true, l.Email, l.Name, l.LinkedAt
 		d.Notifications, d.ClickToCall = l.Switches.Notifications, l.Switches.ClickToCall
+	} else {
+		p.selfLinkState(r, s, t, u.Number, &d)
 	}
 	p.render(w, http.StatusOK, "user", d)
 }
