@@ -147,7 +147,7 @@ func TestScreenDeadline(t *testing.T) {
 	if sc.Status != "SUCCESS" || sc.CallerName != "" {
 		t.Fatalf("screening %+v", sc)
 	}
-	if d := sc.Resumed.Sub(sc.Entered); d < deadline || d > deadline+400*time.Millisecond {
+	if d := sc.Left.Sub(sc.Entered); d < deadline || d > deadline+400*time.Millisecond {
 		t.Errorf("the dialplan went on %v after the call entered the application, want about %v", d, deadline)
 	}
 	if _, told := f.calls(); len(told) != 1 || told[0].Outcome != screen.OutcomeLate || told[0].Name != "" {

@@ -51,6 +51,9 @@ type Screening struct {
 	// Entered is when the channel entered the application (wall clock); the
 	// zero time when Stasis() failed.
 	Entered time.Time
+	// Left is when the channel left the application (wall clock): the
+	// application continued it or hung it up, or the caller hung up.
+	Left time.Time
 	// Resumed is when the dialplan went on after Stasis() (wall clock): the
 	// application continued the channel, or Stasis() failed.
 	Resumed time.Time
@@ -120,6 +123,7 @@ func (s *Server) StartScreened(c ScreenedCall) string {
 	s.stasisStart(t, s.o.App, []string{"screen"})
 	st.Entered = time.Now()
 	s.onCont[t.ID] = func() {
+		st.Left = time.Now()
 		st.Status = "SUCCESS"
 		s.screenedDialplan(t, st)
 	}
@@ -199,6 +203,7 @@ func (s *Server) screenGone(c *Channel, cause int) {
 	delete(s.onCont, c.ID)
 	if st.Status == "" {
 		st.HangupCause = cause // ended in the application: rejected, or the caller hung up
+		st.Left = time.Now()
 	}
 	st.Ended = true
 	s.changed.broadcast()

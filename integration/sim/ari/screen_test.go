@@ -142,7 +142,7 @@ func TestScreenedCallWaitsForTheApplication(t *testing.T) {
 	}
 	want := Screening{Trunk: trunk, Status: "SUCCESS", CallerName: "Eva Meyer", Owner: "1002", AnsweredBy: "1002", Ended: true,
 		Rang: []Rung{{Extension: "1002", Connected: CallerID{Name: "Eva Meyer", Number: Customer}}}}
-	sc.Entered, sc.Resumed = time.Time{}, time.Time{}
+	sc.Entered, sc.Left, sc.Resumed = time.Time{}, time.Time{}, time.Time{}
 	if !equalScreening(sc, want) {
 		t.Errorf("screening %+v\nwant %+v", sc, want)
 	}
