@@ -22,10 +22,14 @@ type tenantJSON struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	Settings struct {
-		Mode        string          `json:"mode"`
-		Region      string          `json:"region"`
-		DefaultUser string          `json:"default_user"`
-		Features    map[string]bool `json:"features"`
+		Mode                string          `json:"mode"`
+		Region              string          `json:"region"`
+		DefaultUser         string          `json:"default_user"`
+		Features            map[string]bool `json:"features"`
+		InternalPolicy      string          `json:"internal_policy"`
+		TechnicalExtensions []string        `json:"technical_extensions"`
+		OwnNumbers          []string        `json:"own_numbers"`
+		LeadModule          string          `json:"lead_module"`
 	} `json:"settings"`
 	Zoho struct {
 		Status      string     `json:"status"`

@@ -14,7 +14,8 @@
 //	GET    /api/v1/tenants                                   tenants the caller may see
 //	POST   /api/v1/tenants                                   create a tenant (operators)
 //	GET    /api/v1/tenants/{tenant}                          one tenant
-//	PATCH  /api/v1/tenants/{tenant}                          name, mode, region, default_user, features
+//	PATCH  /api/v1/tenants/{tenant}                          name, mode, region, default_user, features,
+//	                                                         internal_policy, technical_extensions, own_numbers, lead_module
 //	DELETE /api/v1/tenants/{tenant}                          delete a tenant (operators; unlinks everyone first)
 //	POST   /api/v1/tenants/{tenant}/zoho/enable              {"mode"} → {"authorize_url"}
 //	POST   /api/v1/tenants/{tenant}/zoho/disable             → {"unlinked": n}

@@ -51,11 +51,15 @@ func (h *Handler) createTenant(r *http.Request, a directory.Actor) (int, any, er
 // tenantPatch is the body of PATCH /tenants/{tenant}; absent (or null)
 // fields are kept.
 type tenantPatch struct {
-	Name        *string         `json:"name"`
-	Mode        *string         `json:"mode"`
-	Region      *string         `json:"region"`
-	DefaultUser *string         `json:"default_user"`
-	Features    map[string]bool `json:"features"`
+	Name                *string         `json:"name"`
+	Mode                *string         `json:"mode"`
+	Region              *string         `json:"region"`
+	DefaultUser         *string         `json:"default_user"`
+	Features            map[string]bool `json:"features"`
+	InternalPolicy      *string         `json:"internal_policy"`
+	TechnicalExtensions *[]string       `json:"technical_extensions"`
+	OwnNumbers          *[]string       `json:"own_numbers"`
+	LeadModule          *string         `json:"lead_module"`
 }
 
 func (h *Handler) patchTenant(r *http.Request, a directory.Actor) (int, any, error) {
@@ -63,10 +67,15 @@ func (h *Handler) patchTenant(r *http.Request, a directory.Actor) (int, any, err
 	if err := decodeBody(r, &in, required); err != nil {
 		return 0, nil, err
 	}
-	c := directory.TenantChange{Name: in.Name, Region: in.Region, DefaultUser: in.DefaultUser, Features: in.Features}
+	c := directory.TenantChange{Name: in.Name, Region: in.Region, DefaultUser: in.DefaultUser, Features: in.Features,
+		TechnicalExtensions: in.TechnicalExtensions, OwnNumbers: in.OwnNumbers, LeadModule: in.LeadModule}
 	if in.Mode != nil {
 		m := store.ZohoMode(*in.Mode)
 		c.Mode = &m
+	}
+	if in.InternalPolicy != nil {
+		p := store.InternalPolicy(*in.InternalPolicy)
+		c.InternalPolicy = &p
 	}
 	t, err := h.dir.UpdateTenant(r.Context(), a, r.PathValue("tenant"), c)
 	if err != nil {

@@ -22,12 +22,17 @@ type tenantView struct {
 	UpdatedAt time.Time    `json:"updated_at"`
 }
 
-// settingsView is a tenant's Settings; features is {} when none is on.
+// settingsView is a tenant's Settings; features is {} when none is on,
+// internal_policy "skip" when none is set, the lists [] when empty.
 type settingsView struct {
-	Mode        string          `json:"mode"`
-	Region      string          `json:"region"`
-	DefaultUser string          `json:"default_user"`
-	Features    map[string]bool `json:"features"`
+	Mode                string          `json:"mode"`
+	Region              string          `json:"region"`
+	DefaultUser         string          `json:"default_user"`
+	Features            map[string]bool `json:"features"`
+	InternalPolicy      string          `json:"internal_policy"`
+	TechnicalExtensions []string        `json:"technical_extensions"`
+	OwnNumbers          []string        `json:"own_numbers"`
+	LeadModule          string          `json:"lead_module"`
 }
 
 // zohoView is a tenant's Zoho connection, without the refresh token.
@@ -52,6 +57,13 @@ func tenantOf(t store.Tenant) tenantView {
 	for f, on := range t.Settings.Features {
 		v.Settings.Features[f] = on
 	}
+	v.Settings.InternalPolicy = string(t.Settings.InternalPolicy)
+	if v.Settings.InternalPolicy == "" {
+		v.Settings.InternalPolicy = string(store.InternalSkip)
+	}
+	v.Settings.TechnicalExtensions = append([]string{}, t.Settings.TechnicalExtensions...)
+	v.Settings.OwnNumbers = append([]string{}, t.Settings.OwnNumbers...)
+	v.Settings.LeadModule = t.Settings.LeadModule
 	if v.Zoho.Status == "" {
 		v.Zoho.Status = string(store.Disconnected)
 	}
