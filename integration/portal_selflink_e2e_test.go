@@ -19,7 +19,8 @@ import (
 // browser of their own), enters the code and approves as Ben; the page,
 // polling, shows the extension linked to Ben, registered at Zoho
 // (PhoneBridge mode) and audited as a self-service link. A denied code, an
-// expired one and a cancelled one link nothing and say so.
+// expired one and a cancelled one link nothing and say so. On the Zoho
+// page the operator also sets and clears the default responsible user.
 func TestPortalSelfLinkInChromium(t *testing.T) {
 	browser := newBrowser(t)
 	w := newPortalWorld(t, "")
@@ -42,6 +43,34 @@ func TestPortalSelfLinkInChromium(t *testing.T) {
 	if resp := b.submit(t, "#accept-"+e2eOrg); !strings.HasSuffix(resp.URL, "/tenants/acme/zoho?connect=ok") {
 		t.Fatalf("connecting Zoho ended on %s", resp.URL)
 	}
+
+	t.Run("default responsible user", func(t *testing.T) {
+		b.shootOnFailure(t)
+		b.open(t, "/tenants/acme/zoho")
+		b.expectText(t, "#default-user-now", "None")
+		if opts := b.text(t, "#default-user-choice"); !strings.Contains(opts, "Boss <boss@acme.example>") || !strings.Contains(opts, "Ben <ben@acme.example>") {
+			t.Errorf("the choices are %q", opts)
+		}
+		b.step(t, "choose Boss", chromedp.SetValue(chromedp.CSS("#default-user-choice"), "9009"))
+		b.submit(t, "#default-user-set")
+		b.expectText(t, "#flash", "The default responsible user is boss@acme.example")
+		b.expectText(t, "#default-user-now", "Boss <boss@acme.example>")
+		if v, _ := chromedp.Run(b.ctx, chromedp.Value(chromedp.CSS("#default-user-choice"))); v != "9009" {
+			t.Errorf("the select shows %q, want the current one", v)
+		}
+		if tn, err := w.st.Tenant(context.Background(), "acme"); err != nil || tn.Settings.DefaultUser != "9009" {
+			t.Errorf("stored default user %q %v", tn.Settings.DefaultUser, err)
+		}
+		b.step(t, "choose none", chromedp.SetValue(chromedp.CSS("#default-user-choice"), ""))
+		b.submit(t, "#default-user-set")
+		b.expectText(t, "#flash", "There is no default responsible user any more")
+		b.expectText(t, "#default-user-now", "None")
+		if tn, _ := w.st.Tenant(context.Background(), "acme"); tn.Settings.DefaultUser != "" {
+			t.Errorf("stored default user %q after clearing", tn.Settings.DefaultUser)
+		}
+		b.open(t, "/tenants/acme/audit")
+		b.expectText(t, "#audit", "tenant.update", "default_user=9009")
+	})
 
 	// start starts a self-service link of ext and returns the code and the
 	// verification page the portal shows.

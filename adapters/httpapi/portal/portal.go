@@ -15,9 +15,10 @@
 //	GET  /assets/{file}                            the stylesheet and the script
 //	GET  /tenants                                  tenants (operators; a company admin goes to its own)
 //	GET  /tenants/{tenant}                         → its users
-//	GET  /tenants/{tenant}/zoho                    the Zoho integration: status, mode, enable, disable
+//	GET  /tenants/{tenant}/zoho                    the Zoho integration: status, mode, enable, disable, default user
 //	POST /tenants/{tenant}/zoho/enable             → 303 to Zoho's consent page
 //	POST /tenants/{tenant}/zoho/disable            unlink every user, revoke
+//	POST /tenants/{tenant}/zoho/default-user       the default responsible user (a user of the org, or none)
 //	GET  /tenants/{tenant}/users                   the users table: ?q=&linked=&offset=&limit=
 //	POST /tenants/{tenant}/users/{ext}/link        link to a Zoho user of the org
 //	POST /tenants/{tenant}/users/{ext}/unlink      unlink
@@ -203,6 +204,7 @@ func (p *Portal) Mount(m Mux) {
 		{"GET /tenants/{tenant}/zoho", p.view(p.zohoPage)},
 		{"POST /tenants/{tenant}/zoho/enable", p.action(p.enableZoho)},
 		{"POST /tenants/{tenant}/zoho/disable", p.action(p.disableZoho)},
+		{"POST /tenants/{tenant}/zoho/default-user", p.action(p.setDefaultUser)},
 		{"GET /tenants/{tenant}/users", p.view(p.usersPage)},
 		{"POST /tenants/{tenant}/users/{ext}/link", p.action(p.link)},
 		{"POST /tenants/{tenant}/users/{ext}/unlink", p.action(p.unlink)},

@@ -279,7 +279,8 @@ func TestPagesRender(t *testing.T) {
 				Tenants []tenantRow
 			}{b(), []tenantRow{{ID: "acme", Name: evil, Mode: "rest", Status: "connected"}}},
 			"zoho": zohoData{base: b(), Status: "revoked", Mode: "phonebridge", Location: "eu", ConnectedAt: now,
-				LastError: evil, LastErrorAt: now, Linked: 3, Modes: []string{"rest", "phonebridge"}},
+				LastError: evil, LastErrorAt: now, Linked: 3, Modes: []string{"rest", "phonebridge"}, DefaultUser: evil,
+				DefaultChoices: []defaultChoice{{Value: "9001", Label: evil}, {Value: "9009", Label: "Boss", Selected: true}}},
 			"users": usersData{base: b(), Rows: []userRow{{Number: "1001", Name: evil, Email: "ana@acme.example", ZohoName: "Ana", Linked: true},
 				{Number: "1002", Name: "Ben"}}, Linkable: true, Choices: []zohoChoice{{Value: "9", Label: evil}},
 				From: 1, To: 2, Total: 40, Prev: "/p", Next: "/n", ZohoProblem: evil, Back: "/tenants/acme/users"},
