@@ -19,7 +19,7 @@ func (h *Handler) listTenants(r *http.Request, a directory.Actor) (int, any, err
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"tenants": mapSlice(ts, tenantOf)}, nil
+	return http.StatusOK, TenantsView(ts), nil
 }
 
 func (h *Handler) getTenant(r *http.Request, a directory.Actor) (int, any, error) {
@@ -27,7 +27,7 @@ func (h *Handler) getTenant(r *http.Request, a directory.Actor) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, tenantOf(t), nil
+	return http.StatusOK, TenantView(t), nil
 }
 
 // newTenant is the body of POST /tenants.
@@ -155,7 +155,7 @@ func (h *Handler) listUsers(r *http.Request, a directory.Actor) (int, any, error
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, usersPage{Users: mapSlice(us, userOf), Total: total, Offset: p.Offset, Limit: p.Limit}, nil
+	return http.StatusOK, UsersView(us, total, p), nil
 }
 
 func (h *Handler) getUser(r *http.Request, a directory.Actor) (int, any, error) {
@@ -163,7 +163,7 @@ func (h *Handler) getUser(r *http.Request, a directory.Actor) (int, any, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, userOf(u), nil
+	return http.StatusOK, UserView(u), nil
 }
 
 // linkRequest is the body of PUT .../link.
@@ -291,7 +291,7 @@ func (h *Handler) audit(r *http.Request, a directory.Actor) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, auditPage{Entries: mapSlice(es, auditOf), Total: total, Offset: p.Offset, Limit: p.Limit}, nil
+	return http.StatusOK, AuditView(es, total, p), nil
 }
 
 // ---- accounts and tokens ----
@@ -301,7 +301,7 @@ func (h *Handler) listAccounts(r *http.Request, a directory.Actor) (int, any, er
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, map[string]any{"accounts": mapSlice(accs, accountOf)}, nil
+	return http.StatusOK, AccountsView(accs), nil
 }
 
 // newAccount is the body of POST /accounts.
