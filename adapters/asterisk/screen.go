@@ -41,23 +41,14 @@ const ScreenArg = "screen"
 // first (the CRM record owner's); the dialplan reads it after Stasis().
 const OwnerVariable = "RINGSIDE_OWNER"
 
-// ScreenCall is an inbound call waiting to be screened.
-type ScreenCall struct {
-	Channel string // the waiting channel
-	Tenant  string // "" when the channel names none (the default tenant)
-	Number  string // the caller as the channel has it ("" when not external)
-	Name    string // the caller name the channel has
-	Dialed  string // the number called (the DID)
-}
-
 // Screener decides about waiting calls (the daemon implements it on the
 // tenant settings and the caller-lookup cache; pkg/screen decides).
 type Screener interface {
 	// Screen decides within ctx's deadline.
-	Screen(ctx context.Context, c ScreenCall) screen.Verdict
+	Screen(ctx context.Context, c screen.Call) screen.Verdict
 	// Screened is told the verdict that is applied, just before it is (the
 	// deadline may have overruled Screen's).
-	Screened(c ScreenCall, v screen.Verdict)
+	Screened(c screen.Call, v screen.Verdict)
 }
 
 // screening is the screener in use and its deadline.
@@ -78,7 +69,7 @@ func (a *Adapter) SetScreener(s Screener, deadline time.Duration) {
 
 // screen decides about a waiting call and applies the verdict; start is
 // when its StasisStart was read.
-func (a *Adapter) screen(ctx context.Context, c ScreenCall, start time.Time) {
+func (a *Adapter) screen(ctx context.Context, c screen.Call, start time.Time) {
 	v := screen.Verdict{Outcome: screen.OutcomeOff}
 	sc := a.screener.Load()
 	if sc != nil {
@@ -100,7 +91,7 @@ func (a *Adapter) screen(ctx context.Context, c ScreenCall, start time.Time) {
 }
 
 // decide asks the screener and waits for it until the deadline at most.
-func (a *Adapter) decide(ctx context.Context, sc *screening, c ScreenCall, start time.Time) screen.Verdict {
+func (a *Adapter) decide(ctx context.Context, sc *screening, c screen.Call, start time.Time) screen.Verdict {
 	dctx, cancel := context.WithDeadline(ctx, start.Add(sc.deadline))
 	defer cancel()
 	res := make(chan screen.Verdict, 1) // the screener's answer; a late one is dropped, never blocks

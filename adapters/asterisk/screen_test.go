@@ -20,12 +20,12 @@ type fakeScreener struct {
 	wait time.Duration
 
 	mu     sync.Mutex
-	asked  []ScreenCall
+	asked  []screen.Call
 	told   []screen.Verdict
 	ctxEnd []bool // whether Screen's ctx had a deadline
 }
 
-func (f *fakeScreener) Screen(ctx context.Context, c ScreenCall) screen.Verdict {
+func (f *fakeScreener) Screen(ctx context.Context, c screen.Call) screen.Verdict {
 	f.mu.Lock()
 	f.asked = append(f.asked, c)
 	_, ok := ctx.Deadline()
@@ -40,16 +40,16 @@ func (f *fakeScreener) Screen(ctx context.Context, c ScreenCall) screen.Verdict 
 	return f.v
 }
 
-func (f *fakeScreener) Screened(_ ScreenCall, v screen.Verdict) {
+func (f *fakeScreener) Screened(_ screen.Call, v screen.Verdict) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.told = append(f.told, v)
 }
 
-func (f *fakeScreener) calls() ([]ScreenCall, []screen.Verdict) {
+func (f *fakeScreener) calls() ([]screen.Call, []screen.Verdict) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]ScreenCall(nil), f.asked...), append([]screen.Verdict(nil), f.told...)
+	return append([]screen.Call(nil), f.asked...), append([]screen.Verdict(nil), f.told...)
 }
 
 // screened runs one screened call against an adapter with screener s (none

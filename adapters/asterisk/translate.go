@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/pkg/callstate"
+	"github.com/ringside/ringside/pkg/screen"
 )
 
 // Translator turns the ARI events of one WebSocket connection into callstate
@@ -103,7 +104,7 @@ type Action struct {
 	Kind    ActionKind
 	Channel string
 	ID      string
-	Screen  ScreenCall
+	Screen  screen.Call
 }
 
 // Expectation describes a leg Ringside is about to originate, so that its
@@ -655,7 +656,7 @@ func (t *Translator) stasisStart(ev *Event, at time.Time, out []callstate.Signal
 			number = "" // not a caller from outside: nothing to look up or block
 		}
 		return out, Action{Kind: ActionScreen, Channel: c.id,
-			Screen: ScreenCall{Channel: c.id, Tenant: c.tenant, Number: number, Name: c.name, Dialed: c.dialed}}
+			Screen: screen.Call{Channel: c.id, Tenant: c.tenant, Number: number, Name: c.name, Dialed: c.dialed}}
 	}
 	if len(ev.Args) < 2 || ev.Args[0] != "feature" {
 		return out, Action{}

@@ -106,7 +106,7 @@ func (s *screenSide) stop() {
 }
 
 // tenantID is the tenant a call belongs to.
-func (s *screenSide) tenantID(c asterisk.ScreenCall) string {
+func (s *screenSide) tenantID(c screen.Call) string {
 	if c.Tenant != "" {
 		return c.Tenant
 	}
@@ -115,7 +115,7 @@ func (s *screenSide) tenantID(c asterisk.ScreenCall) string {
 
 // Screen decides about a waiting call within ctx's deadline
 // (asterisk.Screener).
-func (s *screenSide) Screen(ctx context.Context, c asterisk.ScreenCall) screen.Verdict {
+func (s *screenSide) Screen(ctx context.Context, c screen.Call) screen.Verdict {
 	id := s.tenantID(c)
 	t, err := s.tenant(ctx, id)
 	if err != nil {
@@ -156,7 +156,7 @@ func (s *screenSide) cached(ctx context.Context, tenant, e164 string) (screen.Lo
 
 // Screened marks the call's events with the verdict applied and refreshes a
 // missed caller in the background (asterisk.Screener).
-func (s *screenSide) Screened(c asterisk.ScreenCall, v screen.Verdict) {
+func (s *screenSide) Screened(c screen.Call, v screen.Verdict) {
 	if m := v.Mark(); m != nil {
 		s.marks.Set(s.cfg.NodeID+"-"+c.Channel, *m, s.now())
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/ringside/ringside/adapters/asterisk"
 	"github.com/ringside/ringside/adapters/zoho"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/events"
@@ -98,17 +97,17 @@ func TestScreenSideDecides(t *testing.T) {
 	s := newScreenTest(t, f)
 	ctx := context.Background()
 	for _, tc := range []struct {
-		c    asterisk.ScreenCall
+		c    screen.Call
 		want screen.Verdict
 	}{
-		{asterisk.ScreenCall{Channel: "1.1", Number: "030 123456"}, // national, read in DE; the default tenant
+		{screen.Call{Channel: "1.1", Number: "030 123456"}, // national, read in DE; the default tenant
 			screen.Verdict{Outcome: screen.OutcomeOwner, Name: "Eva Meyer", Owner: "1002", Record: "Contacts/4711"}},
-		{asterisk.ScreenCall{Channel: "1.2", Tenant: "acme", Number: "+4990012345"},
+		{screen.Call{Channel: "1.2", Tenant: "acme", Number: "+4990012345"},
 			screen.Verdict{Outcome: screen.OutcomeBlacklisted, Reject: "busy", Blocked: "+4990*"}},
-		{asterisk.ScreenCall{Channel: "1.3", Number: "+4930999999"}, screen.Verdict{Outcome: screen.OutcomeNoRecord}},
-		{asterisk.ScreenCall{Channel: "1.4", Number: "+4930555555"}, screen.Verdict{Outcome: screen.OutcomeMiss, Refresh: true}},
-		{asterisk.ScreenCall{Channel: "1.5", Number: "anonymous"}, screen.Verdict{Outcome: screen.OutcomeOff}},
-		{asterisk.ScreenCall{Channel: "1.6", Tenant: "globex", Number: "+4930123456"}, screen.Verdict{Outcome: screen.OutcomeLate}},
+		{screen.Call{Channel: "1.3", Number: "+4930999999"}, screen.Verdict{Outcome: screen.OutcomeNoRecord}},
+		{screen.Call{Channel: "1.4", Number: "+4930555555"}, screen.Verdict{Outcome: screen.OutcomeMiss, Refresh: true}},
+		{screen.Call{Channel: "1.5", Number: "anonymous"}, screen.Verdict{Outcome: screen.OutcomeOff}},
+		{screen.Call{Channel: "1.6", Tenant: "globex", Number: "+4930123456"}, screen.Verdict{Outcome: screen.OutcomeLate}},
 	} {
 		if got := s.Screen(ctx, tc.c); got != tc.want {
 			t.Errorf("%+v: %+v, want %+v", tc.c, got, tc.want)
@@ -122,7 +121,7 @@ func TestScreenSideDecides(t *testing.T) {
 	f.mu.Lock()
 	f.cache["+4930123456"] = match(zoho.Match{Module: "Leads", ID: "5", Name: "Max", Owner: "9001"})
 	f.mu.Unlock()
-	if v := s.Screen(ctx, asterisk.ScreenCall{Number: "+4930123456"}); v.Owner != "1001" {
+	if v := s.Screen(ctx, screen.Call{Number: "+4930123456"}); v.Owner != "1001" {
 		t.Errorf("owner by CRM user id: %+v", v)
 	}
 }
@@ -136,14 +135,14 @@ func TestScreenSideDeadlineAndStaleSettings(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if v := s.Screen(ctx, asterisk.ScreenCall{Number: "+4990012345"}); v.Outcome != screen.OutcomeLate || time.Since(start) > 500*time.Millisecond {
+	if v := s.Screen(ctx, screen.Call{Number: "+4990012345"}); v.Outcome != screen.OutcomeLate || time.Since(start) > 500*time.Millisecond {
 		t.Errorf("slow store: %+v after %v", v, time.Since(start))
 	}
 	f.mu.Lock()
 	f.delay = 0
 	f.mu.Unlock()
 	eventually(t, "the slow load to land", func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.tenants) == 1 })
-	if v := s.Screen(context.Background(), asterisk.ScreenCall{Number: "+4990012345"}); v.Reject != "busy" {
+	if v := s.Screen(context.Background(), screen.Call{Number: "+4990012345"}); v.Reject != "busy" {
 		t.Errorf("after the load: %+v", v)
 	}
 	// Past the TTL with the store failing, the settings kept still serve.
@@ -151,7 +150,7 @@ func TestScreenSideDeadlineAndStaleSettings(t *testing.T) {
 	f.mu.Lock()
 	f.broken = true
 	f.mu.Unlock()
-	if v := s.Screen(context.Background(), asterisk.ScreenCall{Number: "+4990012345"}); v.Reject != "busy" {
+	if v := s.Screen(context.Background(), screen.Call{Number: "+4990012345"}); v.Reject != "busy" {
 		t.Errorf("store failing: %+v", v)
 	}
 }
@@ -182,8 +181,8 @@ func TestMarkingPublisher(t *testing.T) {
 	s := newScreenTest(t, &screenFake{})
 	rec := &recordingPublisher{data: map[string][]byte{}}
 	pub := s.publisher(rec)
-	s.Screened(asterisk.ScreenCall{Channel: "1736935300.51"}, screen.Verdict{Outcome: screen.OutcomeBlacklisted, Reject: "busy"})
-	s.Screened(asterisk.ScreenCall{Channel: "1736935300.52"}, screen.Verdict{Outcome: screen.OutcomeMiss, Refresh: true})
+	s.Screened(screen.Call{Channel: "1736935300.51"}, screen.Verdict{Outcome: screen.OutcomeBlacklisted, Reject: "busy"})
+	s.Screened(screen.Call{Channel: "1736935300.52"}, screen.Verdict{Outcome: screen.OutcomeMiss, Refresh: true})
 	publish := func(e events.Call) events.Call {
 		b, _ := json.Marshal(e)
 		if err := pub.Publish(context.Background(), "s", e.ID, b); err != nil {

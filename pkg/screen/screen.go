@@ -18,6 +18,15 @@ const (
 	FeatureOwnerRouting = "owner_routing"
 )
 
+// Call is an inbound call waiting to be screened, as a PBX adapter sees it.
+type Call struct {
+	Channel string // the waiting leg (ARI channel id, FreeSWITCH Unique-ID)
+	Tenant  string // "" when the leg names none (the default tenant)
+	Number  string // the caller as the leg has it ("" when not a caller from outside)
+	Name    string // the caller name the leg has
+	Dialed  string // the number called (the DID)
+}
+
 // Lookup is what the caller-lookup cache said within the deadline.
 type Lookup uint8
 
