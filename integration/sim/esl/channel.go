@@ -200,10 +200,20 @@ func (s *Server) api(line string) string {
 		}
 		c := s.chans[f[0]]
 		p := &Player{s: s}
-		if o := c.other; o != nil && s.chans[o.UUID] != nil && c.callState == "ACTIVE" && o.callState == "ACTIVE" {
-			p.hangupPair(c, o, cause, "send_bye")
-		} else {
+		st := s.screens[c.UUID]
+		switch {
+		case c.other != nil && s.chans[c.other.UUID] != nil && c.callState == "ACTIVE" && c.other.callState == "ACTIVE":
+			p.hangupPair(c, c.other, cause, "send_bye")
+		case c.Direction == "inbound" && c.answer != "answered":
+			if st != nil && st.sleeping {
+				st.HangupCause = cause
+			}
+			p.hangup(c, cause, "send_refuse") // refused before an answer: 486 for USER_BUSY
+		default:
 			p.hangup(c, cause, "send_bye")
+		}
+		if st != nil {
+			s.wake(st, false)
 		}
 		return "+OK\n"
 	case "uuid_setvar":
@@ -227,6 +237,14 @@ func (s *Server) api(line string) string {
 		return s.listUsers(f)
 	case "user_data":
 		return s.userData(f)
+	case "uuid_break":
+		if len(f) < 1 || s.chans[f[0]] == nil {
+			return "-ERR No Such Channel!\n" // mod_commands break_function
+		}
+		if st := s.screens[f[0]]; st != nil {
+			s.wake(st, true) // CF_BREAK ends switch_ivr_sleep
+		}
+		return "" // break_function writes nothing: the event socket answers "-ERR no reply"
 	case "uuid_transfer":
 		if len(f) < 2 || s.chans[f[0]] == nil {
 			return errNoChannel.Error() + "\n"

@@ -80,9 +80,14 @@ func (p *Player) Phone(ext, dest string) *Chan {
 }
 
 // Dial: a's bridge rings extension ext (user/ext): an outbound leg with
-// Other-Type originator.
+// Other-Type originator, showing a's caller id (effective_caller_id_name
+// when a has it: it is exported to the B legs).
 func (p *Player) Dial(a *Chan, ext string) *Chan {
-	c := p.newChan("sofia/internal/"+ext+"@192.0.2.1"+ext[len(ext)-1:]+":5060", "outbound", a.CIDName, a.CIDNum, ext, "", "default")
+	name := a.CIDName
+	if v, ok := a.getVar("effective_caller_id_name"); ok && v != "" {
+		name = v
+	}
+	c := p.newChan("sofia/internal/"+ext+"@192.0.2.1"+ext[len(ext)-1:]+":5060", "outbound", name, a.CIDNum, ext, "", "default")
 	c.setVar("dialed_user", ext)
 	c.setVar("dialed_domain", Domain)
 	c.setVar("originating_leg_uuid", a.UUID)

@@ -4,12 +4,12 @@
 // `command/reply` `+OK accepted` or `-ERR invalid` and a close, `event plain
 // …` (json and xml are refused with -ERR: only plain is simulated), `api`
 // (show channels/calls as json, uuid_kill, uuid_setvar, uuid_getvar,
-// uuid_transfer, status, and list_users and user_data on a directory of
-// users: directory.go) answered as `api/response` with Content-Length,
-// `bgapi` with a caller-chosen or generated Job-UUID and a later
-// BACKGROUND_JOB, `exit` → `text/disconnect-notice`, HEARTBEAT events, and
-// events serialised as switch_event_serialize does (header order, URL-encoded
-// values, Event-Date-Timestamp in µs, a global Event-Sequence).
+// uuid_transfer, uuid_break, status, and list_users and user_data on a
+// directory of users: directory.go) answered as `api/response` with
+// Content-Length, `bgapi` with a caller-chosen or generated Job-UUID and a
+// later BACKGROUND_JOB, `exit` → `text/disconnect-notice`, HEARTBEAT events,
+// and events serialised as switch_event_serialize does (header order,
+// URL-encoded values, Event-Date-Timestamp in µs, a global Event-Sequence).
 //
 // Calls are played from scripts named like the conformance scenarios, on a
 // virtual clock (a minute of talk takes no time), with the CHANNEL_STATE /
@@ -22,7 +22,9 @@
 // Inject (raw bytes: garbage, a huge Content-Length), Options.SplitWrites
 // (frames cut into small writes), Options.WriteDelay (a slow link), a wrong
 // password, and FreeSWITCH's own policy for a slow reader (a listener whose
-// queue overflows is killed).
+// queue overflows is killed). Screened inbound calls sleep in the dialplan
+// after a CUSTOM ringside::screen event until uuid_break or the sleep's end
+// (screen.go).
 package eslsim
 
 import (
@@ -72,7 +74,8 @@ type Server struct {
 	order    []string // channel uuids in creation order
 	conns    map[*client]bool
 	commands []string
-	outcome  string // what the next originate does
+	outcome  string                  // what the next originate does
+	screens  map[string]*screenState // screened calls by channel uuid (screen.go)
 	ids      int
 	users    []User
 
@@ -133,6 +136,9 @@ func (s *Server) Close() error {
 		s.mu.Lock()
 		for c := range s.conns {
 			c.kill()
+		}
+		for _, st := range s.screens {
+			s.wake(st, false) // a sleeping call's rest is not played any more
 		}
 		s.mu.Unlock()
 	})
