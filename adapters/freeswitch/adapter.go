@@ -8,7 +8,8 @@
 // events onto signals (pure, tested against real FreeSWITCH 1.11 captures),
 // conn.go is the connection (one reader goroutine, serialised commands),
 // adapter.go the reconnect loop, processor and reconciliation, commands.go
-// the commands, extensions.go the directory's users (bgapi list_users).
+// the commands, extensions.go the directory's users (bgapi list_users),
+// screen.go the screening of inbound calls before they ring.
 //
 // # Why not eslgo's client
 //
@@ -61,6 +62,7 @@ import (
 	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/fault"
+	"github.com/ringside/ringside/pkg/screen"
 )
 
 // Sink takes the signals of the adapter: *pipeline.Pipeline satisfies it.
@@ -72,13 +74,13 @@ type Sink interface {
 
 // Subscription is the `event plain …` command Ringside sends: the events
 // that matter, then CUSTOM and its subclasses last (FreeSWITCH reads every
-// word after CUSTOM as a subclass).
-func Subscription(featureSubclass string) string {
-	return command.Event{Format: "plain", Listen: []string{
+// word after CUSTOM as a subclass): the feature-code and screening ones.
+func Subscription(subclasses ...string) string {
+	return command.Event{Format: "plain", Listen: append([]string{
 		"CHANNEL_CREATE", "CHANNEL_PROGRESS", "CHANNEL_PROGRESS_MEDIA", "CHANNEL_ANSWER",
 		"CHANNEL_BRIDGE", "CHANNEL_UNBRIDGE", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY",
-		"RECORD_START", "RECORD_STOP", "BACKGROUND_JOB", "HEARTBEAT", "CUSTOM", featureSubclass,
-	}}.BuildMessage()
+		"RECORD_START", "RECORD_STOP", "BACKGROUND_JOB", "HEARTBEAT", "CUSTOM",
+	}, subclasses...)}.BuildMessage()
 }
 
 // Options configure an Adapter. Zero values take the defaults in brackets.
@@ -105,6 +107,9 @@ type Options struct {
 	// FeatureSubclass is the CUSTOM subclass the dialplan fires for *037 /
 	// 3037 (ringside::feature).
 	FeatureSubclass string
+	// ScreenSubclass is the CUSTOM subclass the dialplan fires for an
+	// inbound call to screen before it rings (ringside::screen; screen.go).
+	ScreenSubclass string
 	// MaxHeldEvents bounds the events held while reconciling (10000); more
 	// fail the session, which reconnects.
 	MaxHeldEvents int
@@ -128,6 +133,10 @@ type Adapter struct {
 	apiJobs map[string]*apiJob    // other bgapi commands waiting for their result (extensions.go)
 	legs    *clicktocall.LegWatch // click-to-call legs waited for (clicktocall.go)
 	running atomic.Bool
+
+	screener atomic.Pointer[screening] // nil until SetScreener (screen.go)
+	sm       *screen.Metrics
+	actions  sync.WaitGroup // screenings in flight
 }
 
 var errStarting = errors.New("connecting")
@@ -158,6 +167,9 @@ func New(o Options) (*Adapter, error) {
 	if o.FeatureSubclass == "" {
 		o.FeatureSubclass = DefaultFeatureSubclass
 	}
+	if o.ScreenSubclass == "" {
+		o.ScreenSubclass = DefaultScreenSubclass
+	}
 	if o.MaxHeldEvents <= 0 {
 		o.MaxHeldEvents = 10000
 	}
@@ -169,8 +181,12 @@ func New(o Options) (*Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
+	reg := o.Registerer
+	if reg == nil {
+		reg = prometheus.NewRegistry() // kept, not exported
+	}
 	a := &Adapter{o: o, log: o.Logger, m: m, jobs: make(map[string]*Origination), apiJobs: make(map[string]*apiJob),
-		legs: clicktocall.NewLegWatch(), subs: Subscription(o.FeatureSubclass)}
+		legs: clicktocall.NewLegWatch(), subs: Subscription(o.FeatureSubclass, o.ScreenSubclass), sm: screen.NewMetrics(reg)}
 	a.setStatus(errStarting)
 	return a, nil
 }
@@ -209,6 +225,7 @@ func (a *Adapter) Run(ctx context.Context, sink Sink) error {
 		return errors.New("freeswitch: Run called twice")
 	}
 	defer a.running.Store(false)
+	defer a.actions.Wait()
 	tr := NewTranslator(a.translateOptions())
 	policy := a.o.PBX.Reconnect
 	if policy.Initial <= 0 {
@@ -326,6 +343,11 @@ func (a *Adapter) handle(ctx context.Context, sink Sink, tr *Translator, ev *Eve
 		a.m.lastHeartbeat.Store(now.UnixNano())
 	case "BACKGROUND_JOB":
 		a.finishJob(ev.known[hJobUUID], ev.Body)
+	case "CUSTOM":
+		if ev.known[hEventSubclass] == a.o.ScreenSubclass && ev.known[hUniqueID] != "" {
+			c := screenCall(tr, ev)
+			a.actions.Go(func() { a.screen(ctx, c, now) })
+		}
 	}
 	observeLeg(a.legs, ev)
 	var buf [4]callstate.Signal

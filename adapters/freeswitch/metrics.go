@@ -26,8 +26,8 @@ func eventLabel(name string) string {
 }
 
 // Values of the command label of commands_total, and of its result label.
-var commandLabels = [...]string{"originate", "uuid_kill", "uuid_setvar", "uuid_transfer", "uuid_getvar", "show",
-	"list_users", "user_data", "other"}
+var commandLabels = [...]string{"originate", "uuid_kill", "uuid_setvar", "uuid_transfer", "uuid_getvar", "uuid_break",
+	"show", "list_users", "user_data", "other"}
 
 const (
 	resultOK      = "ok"
