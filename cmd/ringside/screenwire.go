@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/ringside/ringside/adapters/asterisk"
+	"github.com/ringside/ringside/adapters/freeswitch"
 	"github.com/ringside/ringside/adapters/zoho"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/events"
@@ -75,8 +76,8 @@ type screenTenant struct {
 	owners    map[string]string // CRM user id → linked extension (owner routing on)
 }
 
-// newScreenSide builds the screener and gives it to the PBX adapter that
-// can hold calls (Asterisk). z is nil without Zoho.
+// newScreenSide builds the screener and gives it to the PBX adapter. z is
+// nil without Zoho.
 func newScreenSide(cfg config.Config, pbx signalSource, st screenStore, z *zohoSide, log *zap.Logger, reg prometheus.Registerer) *screenSide {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &screenSide{cfg: cfg, st: st, marks: screen.NewMarks(markTTL, maxMarks), log: log.Named("screen"), now: time.Now,
@@ -92,7 +93,10 @@ func newScreenSide(cfg config.Config, pbx signalSource, st screenStore, z *zohoS
 		s.look = z.lookup
 	}
 	if src, ok := pbx.(pbxSource); ok {
-		if a, ok := src.calls.(*asterisk.Adapter); ok {
+		switch a := src.calls.(type) {
+		case *asterisk.Adapter:
+			a.SetScreener(s, cfg.Screen.Deadline)
+		case *freeswitch.Adapter:
 			a.SetScreener(s, cfg.Screen.Deadline)
 		}
 	}
