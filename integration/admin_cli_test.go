@@ -1,8 +1,13 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -113,6 +118,36 @@ func (w *adminWorld) refuse(want int, msg string, args ...string) {
 	if out := w.ringside(want, "", args...); !strings.Contains(out, msg) {
 		w.t.Errorf("ringside %s: output lacks %q:\n%s", strings.Join(args, " "), msg, out)
 	}
+}
+
+// stdoutOf runs a command that must succeed and returns its stdout alone
+// (what -json prints, without the log on stderr).
+func (w *adminWorld) stdoutOf(args ...string) []byte {
+	w.t.Helper()
+	bin, err := buildRingside()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	cmd := exec.Command(bin, append(args, "-config", w.cfg)...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + w.t.TempDir()}, w.env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		w.t.Fatalf("ringside %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.Bytes()
+}
+
+// decodeJSON decodes what a -json command printed into v.
+func (w *adminWorld) decodeJSON(v any, args ...string) string {
+	w.t.Helper()
+	out := w.stdoutOf(args...)
+	dec := json.NewDecoder(bytes.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil || dec.More() {
+		w.t.Fatalf("ringside %s printed no single JSON value of the API's shape (%v):\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // connectZoho connects tenant acme in phonebridge mode, as an admin would:
@@ -441,6 +476,47 @@ func TestAdminTenantsAndUsers(t *testing.T) {
 	w.wantRows("tenants show", show, [][]string{{"tenant", "acme"}, {"name", "Acme AG"}, {"mode", "phonebridge"}, {"region", "AT"},
 		{"default user", "9009"}, {"features on", "missed_call_task"}, {"zoho", "connected"}, {"zoho location", "eu"},
 		{"users", "4 extensions, 2 linked"}}, "")
+	// -json prints what the JSON API answers, without secrets.
+	var tj struct {
+		ID       string          `json:"id"`
+		Name     string          `json:"name"`
+		Settings json.RawMessage `json:"settings"`
+		Zoho     struct {
+			Status   string `json:"status"`
+			Location string `json:"location"`
+		} `json:"zoho"`
+		CreatedAt time.Time `json:"created_at"`
+		UpdatedAt time.Time `json:"updated_at"`
+	}
+	if raw := w.stdoutOf("tenants", "show", "-json"); json.Unmarshal(raw, &tj) != nil || tj.ID != "acme" || tj.Name != "Acme AG" ||
+		tj.Zoho.Status != "connected" || tj.Zoho.Location != "eu" || !strings.Contains(string(tj.Settings), `"default_user":"9009"`) ||
+		!strings.Contains(string(tj.Settings), `"region":"AT"`) || tj.CreatedAt.IsZero() || strings.Contains(string(raw), "refresh") {
+		t.Errorf("tenants show -json:\n%s", raw)
+	}
+	var uj struct {
+		Users []struct {
+			Tenant, Number, Name, Device string
+			UpdatedAt                    time.Time `json:"updated_at"`
+			Link                         *struct {
+				Tenant, Extension, Email, Name string
+				ZohoUser                       string    `json:"zoho_user"`
+				CRMUser                        string    `json:"crm_user"`
+				LinkedAt                       time.Time `json:"linked_at"`
+				Switches                       struct {
+					Notifications bool `json:"notifications"`
+					ClickToCall   bool `json:"click_to_call"`
+				} `json:"switches"`
+			} `json:"link"`
+			Terminal *json.RawMessage `json:"terminal"`
+		} `json:"users"`
+		Total, Offset, Limit int
+	}
+	raw := w.decodeJSON(&uj, "users", "list", "-linked", "-json")
+	if len(uj.Users) != 2 || uj.Total != 2 || uj.Offset != 0 || uj.Limit != store.DefaultLimit || uj.Users[0].Link == nil ||
+		uj.Users[0].Number != "1001" || uj.Users[0].Link.Email != "ana@acme.example" || uj.Users[0].Link.Switches.ClickToCall ||
+		uj.Users[1].Link == nil || uj.Users[1].Link.ZohoUser != "pb-1002" || !uj.Users[1].Link.Switches.ClickToCall || strings.Contains(raw, "secret") {
+		t.Errorf("users list -linked -json:\n%s", raw)
+	}
 	w.refuse(1, `no user "nobody@acme.example" in the Zoho org of tenant acme`, "tenants", "set", "-default-user", "nobody@acme.example")
 	w.refuse(1, `region "GERMANY": want two upper-case letters`, "tenants", "set", "-region", "Germany", "-name", "Changed")
 	if after := w.ringside(0, "", "tenants", "show"); after != show {
@@ -488,6 +564,17 @@ func TestAdminTenantsAndUsers(t *testing.T) {
 	if out := w.ringside(0, "", "audit", "-tenant", "acme", "-limit", "2"); strings.Count(out, w.actor) != 2 || !strings.Contains(out, "showing 1–2 of ") ||
 		strings.Contains(out, "tenant.create") {
 		t.Errorf("audit -tenant acme -limit 2:\n%s", out)
+	}
+	var aj struct {
+		Entries []struct {
+			Time                                              time.Time
+			Actor, Via, Tenant, Action, Target, Detail, Error string
+		} `json:"entries"`
+		Total, Offset, Limit int
+	}
+	if raw := w.decodeJSON(&aj, "audit", "-tenant", "acme", "-limit", "2", "-json"); len(aj.Entries) != 2 || aj.Total < 10 || aj.Limit != 2 ||
+		aj.Entries[0].Action != "terminal.reset" || aj.Entries[0].Actor != w.actor || aj.Entries[0].Via != "cli" || aj.Entries[0].Time.IsZero() {
+		t.Errorf("audit -json:\n%s", raw)
 	}
 
 	// Deleting a tenant says what it does first, then unlinks everyone.
@@ -565,6 +652,34 @@ func TestAdminCommandsBesideTheDaemon(t *testing.T) {
 	}
 	if !strings.Contains(audit, "refused: no user \"9999\" in the Zoho org of tenant acme") {
 		t.Errorf("audit lacks the refused link:\n%s", audit)
+	}
+
+	// -json prints exactly what the daemon's JSON API answers.
+	base := "http://" + regexp.MustCompile(`"logger":"http","msg":"listening","addr":"([0-9.:]+)"`).FindStringSubmatch(w.daemon.errOut())[1]
+	token := strings.TrimSpace(string(w.stdoutOf("tokens", "create", "-username", "ops")))
+	for _, c := range []struct {
+		cli  []string
+		path string
+	}{
+		{[]string{"tenants", "list", "-json"}, "/api/v1/tenants"},
+		{[]string{"tenants", "show", "-json"}, "/api/v1/tenants/acme"},
+		{[]string{"users", "list", "-json"}, "/api/v1/tenants/acme/users"},
+		{[]string{"users", "list", "-linked", "-offset", "0", "-limit", "1", "-json"}, "/api/v1/tenants/acme/users?linked=true&limit=1"},
+		{[]string{"accounts", "list", "-json"}, "/api/v1/accounts"},
+		{[]string{"audit", "-tenant", "acme", "-limit", "5", "-json"}, "/api/v1/audit?tenant=acme&limit=5"},
+	} {
+		cli := string(w.stdoutOf(c.cli...))
+		req, _ := http.NewRequest(http.MethodGet, base+c.path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || cli != string(api) {
+			t.Errorf("ringside %s prints\n%s\nGET %s answers %d\n%s", strings.Join(c.cli, " "), cli, c.path, resp.StatusCode, api)
+		}
 	}
 	w.daemon.terminate()
 }

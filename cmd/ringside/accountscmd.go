@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ringside/ringside/adapters/httpapi/adminapi"
 	"github.com/ringside/ringside/adapters/zoho"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/directory"
@@ -27,7 +28,7 @@ const accountsUsage = `Usage: ringside accounts <command> [flags]
 
 Commands:
   add     add an admin login: -username U -role operator|admin [-tenant T]
-  list    list the admin logins
+  list    list the admin logins (-json: what the JSON API answers)
   delete  remove a login; its sessions and API tokens stop working
   passwd  set a login's password; its sessions and API tokens stop working
 
@@ -60,15 +61,18 @@ func cmdAccounts(ctx context.Context, args, env []string, stdin io.Reader, stdou
 	}
 	synopsis := map[string]string{
 		"add":    "accounts add [-config FILE] -username U -role operator|admin [-tenant T] [-password-file F]",
-		"list":   "accounts list [-config FILE]",
+		"list":   "accounts list [-config FILE] [-json]",
 		"delete": "accounts delete [-config FILE] -username U",
 		"passwd": "accounts passwd [-config FILE] -username U [-password-file F]",
 	}[sub]
 	fs := newFlagSet("accounts "+sub, synopsis, stderr)
 	path := fs.String("config", defaultConfigPath, "configuration file")
 	var username, role, tenant, pwFile *string
+	var asJSON *bool
 	if sub != "list" {
 		username = fs.String("username", "", "login name")
+	} else {
+		asJSON = fs.Bool("json", false, "print what the JSON API answers (GET /api/v1/accounts) instead of a table")
 	}
 	if sub == "add" {
 		role = fs.String("role", "", "operator (every tenant) or admin (one company)")
@@ -136,6 +140,9 @@ func cmdAccounts(ctx context.Context, args, env []string, stdin io.Reader, stdou
 		accs, err := ac.dir.Accounts(ctx, ac.actor)
 		if err != nil {
 			return ac.explain(err, "")
+		}
+		if *asJSON {
+			return adminapi.WriteBody(stdout, adminapi.AccountsView(accs))
 		}
 		if len(accs) == 0 {
 			fmt.Fprintln(stdout, "No accounts yet: add one with `ringside accounts add -username U -role operator|admin`.")

@@ -7,16 +7,18 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ringside/ringside/adapters/httpapi/adminapi"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/store"
 )
 
-const auditUsage = `Usage: ringside audit [-config FILE] [-tenant ID] [-offset N] [-limit N]
+const auditUsage = `Usage: ringside audit [-config FILE] [-tenant ID] [-offset N] [-limit N] [-json]
 
 The audit log, newest first: every change made through the CLI, the JSON API
 or the portal, and every refused attempt, with who did it and through which
 surface ("cli:<os user>" for this command line). Without -tenant it shows
 every tenant's entries and the operator-level ones (tenants added, accounts).
+-json prints what the JSON API answers (GET /api/v1/audit).
 `
 
 // cmdAudit prints `ringside audit`.
@@ -25,11 +27,12 @@ func cmdAudit(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		fmt.Fprint(stdout, auditUsage)
 		return nil
 	}
-	fs := newFlagSet("audit", "audit [-config FILE] [-tenant ID] [-offset N] [-limit N]", stderr)
+	fs := newFlagSet("audit", "audit [-config FILE] [-tenant ID] [-offset N] [-limit N] [-json]", stderr)
 	path := fs.String("config", defaultConfigPath, "configuration file")
 	tenant := fs.String("tenant", "", "only this tenant's entries (default: every entry)")
 	offset := fs.Int("offset", 0, "skip this many entries")
 	limit := fs.Int("limit", store.DefaultLimit, fmt.Sprintf("show at most this many entries (up to %d)", store.MaxLimit))
+	asJSON := fs.Bool("json", false, "print what the JSON API answers (GET /api/v1/audit) instead of a table")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -48,9 +51,13 @@ func cmdAudit(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer ac.close()
-	entries, total, err := ac.dir.Audit(ctx, ac.actor, *tenant, store.Page{Offset: *offset, Limit: *limit})
+	p := store.Page{Offset: *offset, Limit: *limit}
+	entries, total, err := ac.dir.Audit(ctx, ac.actor, *tenant, p)
 	if err != nil {
 		return ac.explain(err, *tenant)
+	}
+	if *asJSON {
+		return adminapi.WriteBody(stdout, adminapi.AuditView(entries, total, p))
 	}
 	if len(entries) == 0 {
 		fmt.Fprintf(stdout, "showing 0 of %d\n", total)

@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ringside/ringside/adapters/httpapi/adminapi"
 	"github.com/ringside/ringside/pkg/directory"
 	"github.com/ringside/ringside/pkg/store"
 )
@@ -26,8 +27,8 @@ Commands:
   delete  unlink every user of a tenant (unregistering them at Zoho) and remove it
 
 Every command takes -config FILE; show and set take -tenant ID (default
-pbx.default_tenant), delete takes -tenant ID and -yes. set changes only what
-is given:
+pbx.default_tenant), delete takes -tenant ID and -yes; list and show take
+-json to print what the JSON API answers. set changes only what is given:
   -name N                      the display name
   -mode rest|phonebridge       how the tenant talks to Zoho
   -region CC                   where numbers without a country code are (DE)
@@ -55,9 +56,9 @@ func cmdTenants(ctx context.Context, args, env []string, stdout, stderr io.Write
 		return err
 	}
 	synopsis := map[string]string{
-		"list": "tenants list [-config FILE]",
+		"list": "tenants list [-config FILE] [-json]",
 		"add":  "tenants add [-config FILE] -id ID [-name N]",
-		"show": "tenants show [-config FILE] [-tenant ID]",
+		"show": "tenants show [-config FILE] [-tenant ID] [-json]",
 		"set": "tenants set [-config FILE] [-tenant ID] [-name N] [-mode rest|phonebridge] [-region CC] " +
 			"[-default-user ID|EMAIL|\"\"] [-feature name=on|off ...] [-internal-policy skip|log|light] " +
 			"[-technical-extensions LIST] [-own-numbers LIST] [-lead-module Leads|Contacts|\"\"]",
@@ -67,8 +68,11 @@ func cmdTenants(ctx context.Context, args, env []string, stdout, stderr io.Write
 	path := fs.String("config", defaultConfigPath, "configuration file")
 	var tenant, id, name, mode, region, defaultUser *string
 	var internalPolicy, technical, ownNumbers, leadModule *string
-	var yes *bool
+	var yes, asJSON *bool
 	features := featureFlag{}
+	if sub == "list" || sub == "show" {
+		asJSON = fs.Bool("json", false, "print what the JSON API answers (GET /api/v1/tenants…) instead of a table")
+	}
 	switch sub {
 	case "add":
 		id = fs.String("id", "", "tenant id: the tenant's token in call subjects (letters, digits, - and _)")
@@ -132,6 +136,9 @@ func cmdTenants(ctx context.Context, args, env []string, stdout, stderr io.Write
 		if err != nil {
 			return ac.explain(err, "")
 		}
+		if *asJSON {
+			return adminapi.WriteBody(stdout, adminapi.TenantsView(ts))
+		}
 		if len(ts) == 0 {
 			fmt.Fprintln(stdout, "No tenants yet: add one with `ringside tenants add -id ID` (the daemon adds pbx.default_tenant itself).")
 			return nil
@@ -156,6 +163,9 @@ func cmdTenants(ctx context.Context, args, env []string, stdout, stderr io.Write
 		t, err := ac.tenant(ctx, *tenant)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return adminapi.WriteBody(stdout, adminapi.TenantView(t))
 		}
 		return ac.showTenant(ctx, t, stdout)
 	case "set":

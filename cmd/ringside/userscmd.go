@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/ringside/ringside/adapters/httpapi/adminapi"
 	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/directory"
 	"github.com/ringside/ringside/pkg/store"
@@ -21,7 +22,8 @@ Commands:
   unlink  unlink an extension: -extension N
   set     switch a linked user's call notifications and click-to-call
 
-Every command takes -config FILE and -tenant ID (default pbx.default_tenant).
+Every command takes -config FILE and -tenant ID (default pbx.default_tenant);
+list takes -json to print what the JSON API answers.
 Extensions come from the PBX: the daemon discovers them. Linking needs the
 tenant connected to Zoho ('ringside zoho connect'); in phonebridge mode it
 registers the user's click-to-dial and call-control URLs at Zoho, and
@@ -37,7 +39,7 @@ func cmdUsers(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		return err
 	}
 	synopsis := map[string]string{
-		"list":   "users list [-config FILE] [-tenant ID] [-search S] [-linked | -unlinked] [-offset N] [-limit N]",
+		"list":   "users list [-config FILE] [-tenant ID] [-search S] [-linked | -unlinked] [-offset N] [-limit N] [-json]",
 		"link":   "users link [-config FILE] [-tenant ID] -extension N -zoho-user ID|EMAIL",
 		"unlink": "users unlink [-config FILE] [-tenant ID] -extension N",
 		"set":    "users set [-config FILE] [-tenant ID] -extension N [-notifications on|off] [-click-to-call on|off]",
@@ -46,7 +48,7 @@ func cmdUsers(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 	path := fs.String("config", defaultConfigPath, "configuration file")
 	tenant := fs.String("tenant", "", "tenant id (default: pbx.default_tenant)")
 	var ext, who, search *string
-	var linked, unlinked *bool
+	var linked, unlinked, asJSON *bool
 	var offset, limit *int
 	var notif, click toggleFlag
 	if sub == "list" {
@@ -55,6 +57,7 @@ func cmdUsers(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		unlinked = fs.Bool("unlinked", false, "only extensions not linked")
 		offset = fs.Int("offset", 0, "skip this many rows")
 		limit = fs.Int("limit", store.DefaultLimit, fmt.Sprintf("show at most this many rows (up to %d)", store.MaxLimit))
+		asJSON = fs.Bool("json", false, "print what the JSON API answers (GET /api/v1/tenants/{tenant}/users) instead of a table")
 	} else {
 		ext = fs.String("extension", "", "extension number")
 	}
@@ -102,7 +105,7 @@ func cmdUsers(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 		if *linked || *unlinked {
 			q.Linked = linked
 		}
-		return ac.listUsers(ctx, t.ID, q, stdout)
+		return ac.listUsers(ctx, t.ID, q, *asJSON, stdout)
 	case "link":
 		l, err := ac.dir.Link(ctx, ac.actor, t.ID, *ext, *who)
 		if err != nil {
@@ -142,11 +145,14 @@ func cmdUsers(ctx context.Context, args, env []string, stdout, stderr io.Writer)
 }
 
 // listUsers prints one page of the users table and where it is in the
-// whole.
-func (ac *adminCmd) listUsers(ctx context.Context, tenant string, q directory.Query, stdout io.Writer) error {
+// whole, or with asJSON what the JSON API answers.
+func (ac *adminCmd) listUsers(ctx context.Context, tenant string, q directory.Query, asJSON bool, stdout io.Writer) error {
 	rows, total, err := ac.dir.Users(ctx, ac.actor, tenant, q)
 	if err != nil {
 		return ac.explain(err, tenant)
+	}
+	if asJSON {
+		return adminapi.WriteBody(stdout, adminapi.UsersView(rows, total, q.Page))
 	}
 	if total == 0 && q.Search == "" && q.Linked == nil {
 		fmt.Fprintf(stdout, "Tenant %s has no extensions yet: the daemon discovers them from the PBX.\n", tenant)
