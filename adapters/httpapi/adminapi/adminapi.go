@@ -38,6 +38,9 @@ type Options struct {
 	// same ones the CLI and the portal call, and a mirror interface that
 	// large would only hide that.
 	Directory *directory.Service
+	// Live is the live calls board of GET /tenants/{tenant}/calls; nil
+	// answers no calls (this server follows none).
+	Live Live
 	// TokenTTL is the lifetime of a token made by POST /tokens without a
 	// ttl (admin.token_ttl); 90 days when zero.
 	TokenTTL time.Duration
@@ -55,6 +58,7 @@ type Options struct {
 // Handler serves the API under Prefix. Create it with New.
 type Handler struct {
 	dir      *directory.Service
+	live     Live
 	tokenTTL time.Duration
 	log      *zap.Logger
 	now      func() time.Time
@@ -75,7 +79,7 @@ func New(o Options) (*Handler, error) {
 	if o.Directory == nil {
 		return nil, errors.New("adminapi: Options.Directory is required")
 	}
-	h := &Handler{dir: o.Directory, tokenTTL: o.TokenTTL, log: o.Logger, now: o.Now, mux: http.NewServeMux(),
+	h := &Handler{dir: o.Directory, live: o.Live, tokenTTL: o.TokenTTL, log: o.Logger, now: o.Now, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ringside",
 			Subsystem: "api",
@@ -129,6 +133,7 @@ func (h *Handler) table() []route {
 		{"PUT /api/v1/tenants/{tenant}/users/{ext}/terminal", h.setTerminal},
 		{"DELETE /api/v1/tenants/{tenant}/users/{ext}/terminal", h.resetTerminal},
 		{"POST /api/v1/tenants/{tenant}/extensions/discover", h.discover},
+		{"GET /api/v1/tenants/{tenant}/calls", h.listCalls},
 		{"GET /api/v1/tenants/{tenant}/blacklist", h.getBlacklist},
 		{"POST /api/v1/tenants/{tenant}/blacklist", h.addBlocked},
 		{"DELETE /api/v1/tenants/{tenant}/blacklist", h.removeBlocked},

@@ -28,6 +28,7 @@
 //	PUT    /api/v1/tenants/{tenant}/users/{ext}/terminal     {"kind": "desk"|"mobile", "value"}
 //	DELETE /api/v1/tenants/{tenant}/users/{ext}/terminal     back to the extension's own device
 //	POST   /api/v1/tenants/{tenant}/extensions/discover      read the PBX's extensions now
+//	GET    /api/v1/tenants/{tenant}/calls                    the live calls board → {"calls", "now"}
 //	GET    /api/v1/audit                                     ?tenant=&offset=&limit= → a page of the audit log
 //	GET    /api/v1/accounts                                  accounts the caller manages
 //	POST   /api/v1/accounts                                  create an account
