@@ -6,16 +6,22 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/ringside/ringside/adapters/natskv"
+	"github.com/ringside/ringside/adapters/zoho"
 	arisim "github.com/ringside/ringside/integration/sim/ari"
+	eslsim "github.com/ringside/ringside/integration/sim/esl"
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/store"
@@ -287,4 +293,145 @@ func anyStrings(v any) []string {
 		out = append(out, str)
 	}
 	return out
+}
+
+// TestScreenFreeSWITCHEndToEnd: `ringside serve` on the ESL simulator (no
+// Zoho, embedded store): the dialplan fires CUSTOM ringside::screen and
+// sleeps 2 s; Ringside ends the sleep within the deadline with the caller's
+// cached name and owner (the B leg shows the name), or unnamed for a caller
+// not in the cache, or refuses a blacklisted caller USER_BUSY (its ended
+// event marked); with Ringside down the sleep runs out and the call rings.
+func TestScreenFreeSWITCHEndToEnd(t *testing.T) {
+	sim, err := eslsim.Start(eslsim.Options{Password: "esl-secret", HeartbeatInterval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	dir := t.TempDir()
+	natsAddr := freeAddr(t)
+	cfg := filepath.Join(dir, "ringside.yaml")
+	yaml := "node_id: pbx-01\ndata_dir: " + dir + "/state\nhttp:\n  listen: 127.0.0.1:0\nnats:\n  listen: " + natsAddr + "\n" +
+		"pbx:\n  kind: freeswitch\n  default_tenant: acme\n  tenant: {from: variable, variable: domain_name}\n  freeswitch:\n    address: " + sim.Addr() + "\n" +
+		"screen:\n  settings_ttl: 100ms\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"RINGSIDE_LOG_FORMAT=json", "RINGSIDE_PBX_FREESWITCH_PASSWORD=esl-secret", "RINGSIDE_NATS_TOKEN=nats-secret"}
+	p := start(t, env, "serve", "-config", cfg)
+	re := regexp.MustCompile(`"logger":"http","msg":"listening","addr":"([0-9.:]+)"`)
+	var base string
+	eventually(t, 60*time.Second, "the http address in the log", func() bool {
+		if m := re.FindStringSubmatch(p.errOut()); m != nil {
+			base = "http://" + m[1]
+		}
+		return base != ""
+	})
+	eventually(t, 30*time.Second, "/readyz 200", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+
+	nc, err := nats.Connect("nats://"+natsAddr, nats.Token("nats-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	var mu sync.Mutex
+	ended := map[string]events.Call{}
+	if _, err := nc.Subscribe(events.Prefix+".*.call.ended", func(m *nats.Msg) {
+		var e events.Call
+		if json.Unmarshal(m.Data, &e) == nil {
+			mu.Lock()
+			ended[e.CallID] = e
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := natskv.New(context.Background(), js, "ringside")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := st.UpsertExtension(ctx, store.Extension{Tenant: "acme", Number: "1002"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Link(ctx, store.Link{Tenant: "acme", Extension: "1002", ZohoUser: "pb-1002", CRMUser: "9002"}); err != nil {
+		t.Fatal(err)
+	}
+	eva, _ := json.Marshal(zoho.Match{Module: "Contacts", ID: "4711", Name: "Eva Meyer", Owner: "9002"})
+	if err := st.PutLookup(ctx, "acme", eslsim.Customer, eva, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"tenants", "set", "-config", cfg, "-tenant", "acme", "-feature", "caller_name=on", "-feature", "owner_routing=on"},
+		{"blacklist", "add", "-config", cfg, "-tenant", "acme", "-number", "+4990*"},
+	} {
+		if code, out := runIn(t, env, "", args...); code != 0 {
+			t.Fatalf("ringside %v: %d\n%s", args, code, out)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // screen.settings_ttl
+
+	call := func(from string, sleep time.Duration) eslsim.Screening {
+		t.Helper()
+		uuid := sim.StartScreened(eslsim.ScreenedCall{From: from, Sleep: sleep})
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		sc, err := sim.WaitScreened(wctx, uuid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sc
+	}
+	quick := func(what string, sc eslsim.Screening) {
+		t.Helper()
+		if d := sc.Left.Sub(sc.Entered); d > screenDeadline+screenMargin {
+			t.Errorf("%s: the call waited %v, want at most %v + %v", what, d, screenDeadline, screenMargin)
+		} else {
+			t.Logf("%s: added ringing delay %v", what, d)
+		}
+	}
+
+	warm := call(eslsim.Customer, 2*time.Second)
+	quick("warm cache", warm)
+	if !warm.Broken || warm.CallerName != "Eva Meyer" || warm.Owner != "1002" || warm.AnsweredBy != "1002" ||
+		!slices.Equal(warm.Rang, []eslsim.Rung{{Extension: "1002", CallerIDName: "Eva Meyer"}}) {
+		t.Errorf("warm cache: %+v", warm)
+	}
+	cold := call("+4930555555", 2*time.Second)
+	quick("cold cache", cold)
+	if !cold.Broken || cold.CallerName != "" || cold.Owner != "" || cold.AnsweredBy != "1001" {
+		t.Errorf("cold cache: %+v", cold)
+	}
+	bl := call("+4990012345", 2*time.Second)
+	quick("blacklisted", bl)
+	if bl.HangupCause != "USER_BUSY" || len(bl.Rang) != 0 {
+		t.Errorf("blacklisted: %+v", bl)
+	}
+	var blEnded events.Call
+	eventually(t, 30*time.Second, "the blacklisted call's ended event", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		var ok bool
+		blEnded, ok = ended["pbx-01-"+bl.Trunk]
+		return ok
+	})
+	if blEnded.Reason != events.ReasonBlacklisted || blEnded.Screen == nil || !blEnded.Screen.Blacklisted {
+		t.Errorf("blacklisted call's ended event %+v", blEnded)
+	}
+	_, scrape := get(t, base+"/metrics")
+	for _, o := range []string{"blacklisted", "owner", "miss"} {
+		if metricSum(scrape, "ringside_screen_calls_total", `outcome="`+o+`"`) != 1 {
+			t.Errorf("screened calls counted as %s: %v", o, metricSum(scrape, "ringside_screen_calls_total", `outcome="`+o+`"`))
+		}
+	}
+
+	// Ringside down: the sleep runs out and the call rings.
+	p.terminate()
+	down := call(eslsim.Customer, 300*time.Millisecond)
+	if down.Broken || down.Left.Sub(down.Entered) < 300*time.Millisecond || down.CallerName != "" || down.AnsweredBy != "1001" {
+		t.Errorf("Ringside down: %+v", down)
+	}
 }
