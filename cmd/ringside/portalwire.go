@@ -16,19 +16,12 @@ import (
 )
 
 // mountPortal mounts the web portal at the root of the HTTP server, with
-// its live calls board following every tenant's call events on a NATS core
-// subscription until ctx ends.
+// its live calls board.
 func mountPortal(ctx context.Context, a adminSide) error {
-	board := livecalls.New(livecalls.Options{})
-	stop, err := board.Follow(natsSubscriber{nc: a.bus.Conn()})
+	board, stop, err := followLiveCalls(ctx, a)
 	if err != nil {
 		return err
 	}
-	context.AfterFunc(ctx, func() {
-		if err := stop(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
-			a.log.Warn("live calls: unsubscribe", zap.Error(err))
-		}
-	})
 	accounts := ""
 	var selfLinks *directory.SelfLinks
 	if zohoEnabled(a.cfg) {
@@ -55,6 +48,25 @@ func mountPortal(ctx context.Context, a adminSide) error {
 	p.Mount(a.srv)
 	a.log.Info("web portal", zap.String("url", a.cfg.HTTP.PublicURL+"/"))
 	return nil
+}
+
+// followLiveCalls returns a live calls board following every tenant's call
+// events on a NATS core subscription until ctx ends, and the function that
+// ends it sooner. The portal and the JSON API each follow with their own
+// board (adminSide has none to share): a few hundred rows per tenant at
+// most.
+func followLiveCalls(ctx context.Context, a adminSide) (*livecalls.Board, func() error, error) {
+	board := livecalls.New(livecalls.Options{})
+	stop, err := board.Follow(natsSubscriber{nc: a.bus.Conn()})
+	if err != nil {
+		return nil, nil, err
+	}
+	context.AfterFunc(ctx, func() {
+		if err := stop(); err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
+			a.log.Warn("live calls: unsubscribe", zap.Error(err))
+		}
+	})
+	return board, stop, nil
 }
 
 // natsSubscriber is livecalls.Subscriber on a NATS connection.
