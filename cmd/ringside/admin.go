@@ -9,29 +9,44 @@ import (
 
 	"github.com/ringside/ringside/adapters/httpapi"
 	"github.com/ringside/ringside/adapters/natsbus"
+	"github.com/ringside/ringside/adapters/zoho"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/directory"
+	"github.com/ringside/ringside/pkg/livecalls"
 	"github.com/ringside/ringside/pkg/store"
 )
 
 // adminSide is what the admin surfaces (JSON API, portal) are mounted
 // with in the daemon.
 type adminSide struct {
-	cfg config.Config
-	srv *httpapi.Server
-	dir *directory.Service
-	st  stateStore
-	bus *natsbus.Bus
-	log *zap.Logger
-	reg prometheus.Registerer
+	cfg  config.Config
+	srv  *httpapi.Server
+	dir  *directory.Service
+	bus  *natsbus.Bus
+	zoho *zoho.Client // nil without zoho.client_id
+	log  *zap.Logger
+	reg  prometheus.Registerer
+	// live is the live calls board the portal and the JSON API show; mount
+	// starts it.
+	live *livecalls.Board
 }
 
-// mount mounts the JSON API and the portal.
+// mount starts the live calls board and mounts the JSON API and the portal.
 func (a adminSide) mount(ctx context.Context) error {
-	if err := mountAPI(ctx, a); err != nil {
+	board, stop, err := followLiveCalls(ctx, a)
+	if err != nil {
 		return err
 	}
-	return mountPortal(ctx, a)
+	a.live = board
+	if err := mountAPI(a); err != nil {
+		_ = stop()
+		return err
+	}
+	if err := mountPortal(a); err != nil {
+		_ = stop()
+		return err
+	}
+	return nil
 }
 
 // discoverer is a PBX source that can list its extensions.

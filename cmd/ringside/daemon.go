@@ -205,7 +205,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 	if svc.dir, err = newDirectory(cfg, st, zc, disc, log); err != nil {
 		return err
 	}
-	admin := adminSide{cfg: cfg, srv: srv, dir: svc.dir, st: st, bus: b, log: log.Named("admin"), reg: reg}
+	admin := adminSide{cfg: cfg, srv: srv, dir: svc.dir, bus: b, zoho: zc, log: log.Named("admin"), reg: reg}
 	if err := admin.mount(runCtx); err != nil {
 		return orCause(ctx, runCtx, err)
 	}

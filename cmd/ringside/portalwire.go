@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/ringside/ringside/adapters/httpapi/portal"
@@ -15,34 +14,20 @@ import (
 	"github.com/ringside/ringside/pkg/livecalls"
 )
 
-// mountPortal mounts the web portal at the root of the HTTP server, with
-// its live calls board.
-func mountPortal(ctx context.Context, a adminSide) error {
-	board, stop, err := followLiveCalls(ctx, a)
-	if err != nil {
-		return err
-	}
+// mountPortal mounts the web portal at the root of the HTTP server.
+func mountPortal(a adminSide) error {
 	accounts := ""
 	var selfLinks *directory.SelfLinks
-	if zohoEnabled(a.cfg) {
+	if a.zoho != nil {
 		accounts = a.cfg.Zoho.AccountsURL
-		// Identifying who signs in needs no tenant's token, only the OAuth
-		// client: a client of its own (its metrics unregistered), as
-		// adminSide carries no Zoho client.
-		zc, err := newZohoClient(a.cfg, a.st, a.log, prometheus.NewRegistry())
-		if err != nil {
-			_ = stop()
-			return err
-		}
-		selfLinks = a.dir.SelfLinks(zoho.Identifier{Client: zc})
+		selfLinks = a.dir.SelfLinks(zoho.Identifier{Client: a.zoho})
 	}
 	p, err := portal.New(portal.Options{
-		Directory: a.dir, Live: board, SelfLinks: selfLinks, PublicURL: a.cfg.HTTP.PublicURL, ZohoAccountsURL: accounts,
+		Directory: a.dir, Live: a.live, SelfLinks: selfLinks, PublicURL: a.cfg.HTTP.PublicURL, ZohoAccountsURL: accounts,
 		SessionTTL: a.cfg.Admin.SessionTTL, LoginAttempts: a.cfg.Admin.LoginAttempts, LoginWindow: a.cfg.Admin.LoginWindow,
 		Logger: a.log, Registerer: a.reg,
 	})
 	if err != nil {
-		_ = stop()
 		return err
 	}
 	p.Mount(a.srv)
@@ -50,11 +35,9 @@ func mountPortal(ctx context.Context, a adminSide) error {
 	return nil
 }
 
-// followLiveCalls returns a live calls board following every tenant's call
-// events on a NATS core subscription until ctx ends, and the function that
-// ends it sooner. The portal and the JSON API each follow with their own
-// board (adminSide has none to share): a few hundred rows per tenant at
-// most.
+// followLiveCalls returns the live calls board, following every tenant's
+// call events on a NATS core subscription until ctx ends, and the function
+// that ends it sooner.
 func followLiveCalls(ctx context.Context, a adminSide) (*livecalls.Board, func() error, error) {
 	board := livecalls.New(livecalls.Options{})
 	stop, err := board.Follow(natsSubscriber{nc: a.bus.Conn()})
