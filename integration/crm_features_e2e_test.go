@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/store"
@@ -218,6 +220,9 @@ func TestCRMFeaturesEndToEnd(t *testing.T) {
 	}
 	if v := metricSum(scrape, "ringside_zoho_tasks_created_total", `result="created"`); v != 5 {
 		t.Errorf("ringside_zoho_tasks_created_total{result=created} = %v, want 5", v)
+	}
+	if problems, err := promlint.New(strings.NewReader(scrape)).Lint(); err != nil || len(problems) > 0 {
+		t.Errorf("metric lint with the CRM features' metrics: %v %v", problems, err)
 	}
 	w.stop()
 }
