@@ -105,7 +105,8 @@ func crmDue(at time.Time) string {
 //     user's Task;
 //   - the tenant's own number: nothing.
 func TestCRMFeaturesEndToEnd(t *testing.T) {
-	w := newZohoE2E(t, e2eOpts{mode: store.ModeREST})
+	// crm.tasks from the configuration reach the tasks.
+	w := newZohoE2E(t, e2eOpts{mode: store.ModeREST, yaml: "crm:\n  tasks:\n    subject: \"Ring back {caller}\"\n    priority: Highest\n"})
 	w.sim.Org(e2eOrg, func(o *zohosim.Org) { o.Modules["Contacts"][w.contact]["Owner"] = map[string]any{"id": "9002"} })
 	noOwner := w.sim.AddRecord(e2eOrg, "Contacts", zohosim.Record{"Last_Name": "Ohne", "Full_Name": "Otto Ohne", "Phone": "+4930777004"})
 
@@ -136,7 +137,7 @@ func TestCRMFeaturesEndToEnd(t *testing.T) {
 	for id, k := range tasks {
 		group := w.endedEvents()[id]
 		if len(group.Agents) < 2 || lookupID(k["Owner"]) != "9002" || lookupID(k["Who_Id"]) != w.contact ||
-			k["Subject"] != "Call back Eva Meyer (+4930123456)" || k["Priority"] != "High" || k["Status"] != "Not Started" ||
+			k["Subject"] != "Ring back Eva Meyer (+4930123456)" || k["Priority"] != "Highest" || k["Status"] != "Not Started" ||
 			k["Due_Date"] != crmDue(group.EndedAt) {
 			t.Errorf("ring-group task %v for call %+v", k, group)
 		}

@@ -68,6 +68,9 @@ func newZohoSide(cfg config.Config, st stateStore, recLink func(context.Context,
 		ResendTerminal: cfg.Zoho.PhoneBridge.AmbiguousTerminal == "resend",
 		RecordingWait:  recordingWait(cfg.Zoho.RecordingWait), BatchSize: cfg.Zoho.REST.BatchSize,
 		BatchDelay: cfg.Zoho.REST.BatchDelay, KeyTTL: cfg.Zoho.KeyTTL,
+		CRM: zoho.CRMOptions{LeadModule: cfg.CRM.Leads.Module, LeadLastName: cfg.CRM.Leads.LastName,
+			LeadCompany: cfg.CRM.Leads.Company, LeadSource: cfg.CRM.Leads.Source, LeadMemory: cfg.CRM.Leads.Memory,
+			TaskSubject: cfg.CRM.Tasks.Subject, TaskPriority: cfg.CRM.Tasks.Priority, TaskStatus: cfg.CRM.Tasks.Status},
 	})
 	if err != nil {
 		return nil, err
