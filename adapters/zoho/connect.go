@@ -269,7 +269,62 @@ func (c *Client) ConnectDevice(ctx context.Context, tenant string, prompt func(D
 		return fmt.Errorf("zoho: connect %s: %w", tenant, err)
 	}
 	accounts := strings.TrimRight(c.o.AccountsURL, "/")
-	var dc struct {
+	dc, err := c.requestDeviceCode(ctx, accounts, c.o.Scopes, "offline")
+	if err != nil {
+		return err
+	}
+	prompt(dc.Prompt)
+	deadline := time.Now().Add(dc.Prompt.ExpiresIn)
+	step, location := dc.Interval, ""
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(step):
+		}
+		if time.Now().After(deadline) {
+			return ErrDeviceExpired
+		}
+		o, err := c.pollDeviceToken(ctx, accounts, dc.Code)
+		if err != nil {
+			c.log.Debug("zoho device poll failed", zap.Error(err))
+			continue
+		}
+		switch o.Status {
+		case devicePending:
+		case deviceSlowDown:
+			step += dc.Interval
+		case deviceMoved:
+			accounts, location = o.Accounts, o.Location
+		case deviceApproved:
+			return c.saveConnection(ctx, tenant, accounts, location, o.Token)
+		case deviceDenied:
+			return ErrAccessDenied
+		case deviceExpired:
+			return ErrDeviceExpired
+		default:
+			return fmt.Errorf("zoho: device token: %s", o.Reason)
+		}
+	}
+}
+
+// deviceCode is Zoho's answer to a device-code request.
+type deviceCode struct {
+	// Code is the device code: it obtains the user's token, keep it secret.
+	Code string
+	// Prompt is what the user must do; its ExpiresIn is the code's lifetime.
+	Prompt DevicePrompt
+	// Interval is the polling interval Zoho asks for.
+	Interval time.Duration
+}
+
+// requestDeviceCode asks the accounts server for a device code for scopes
+// (spec §5.6), with access_type accessType ("offline" also gets a refresh
+// token) and prompt=consent. A missing verification_url is taken from
+// verification_uri (RFC 8628); intervals and lifetimes of 100 or more are
+// milliseconds (Zoho), smaller ones seconds (RFC 8628).
+func (c *Client) requestDeviceCode(ctx context.Context, accounts string, scopes []string, accessType string) (deviceCode, error) {
+	var a struct {
 		UserCode        string          `json:"user_code"`
 		DeviceCode      string          `json:"device_code"`
 		VerificationURL string          `json:"verification_url"`
@@ -280,78 +335,100 @@ func (c *Client) ConnectDevice(ctx context.Context, tenant string, prompt func(D
 		Error           string          `json:"error"`
 	}
 	err := c.postForm(ctx, accounts+"/oauth/v3/device/code", url.Values{"client_id": {c.o.ClientID},
-		"grant_type": {"device_request"}, "scope": {strings.Join(c.o.Scopes, ",")}, "access_type": {"offline"},
-		"prompt": {"consent"}}, &dc)
+		"grant_type": {"device_request"}, "scope": {strings.Join(scopes, ",")}, "access_type": {accessType},
+		"prompt": {"consent"}}, &a)
 	switch {
 	case err != nil:
-		return fmt.Errorf("zoho: device code: %w", err)
-	case dc.Error != "":
-		return fmt.Errorf("zoho: device code: %s", dc.Error)
-	case dc.DeviceCode == "":
-		return errors.New("zoho: device code: no device_code in the answer")
+		return deviceCode{}, fmt.Errorf("zoho: device code: %w", err)
+	case a.Error != "":
+		return deviceCode{}, fmt.Errorf("zoho: device code: %s", a.Error)
+	case a.DeviceCode == "":
+		return deviceCode{}, errors.New("zoho: device code: no device_code in the answer")
 	}
-	interval, expires := msOrSeconds(dc.Interval, 5*time.Second), msOrSeconds(dc.ExpiresIn, 5*time.Minute)
-	if dc.VerificationURL == "" {
-		dc.VerificationURL = dc.VerificationURI
+	if a.VerificationURL == "" {
+		a.VerificationURL = a.VerificationURI
 	}
-	prompt(DevicePrompt{UserCode: dc.UserCode, VerificationURL: dc.VerificationURL, VerificationURLComplete: dc.Complete, ExpiresIn: expires})
-	deadline := time.Now().Add(expires)
-	step, location := interval, ""
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(step):
-		}
-		if time.Now().After(deadline) {
-			return ErrDeviceExpired
-		}
-		var tr struct {
-			Error        string  `json:"error"`
-			UserLocation string  `json:"user_location"`
-			AccessToken  string  `json:"access_token"`
-			RefreshToken string  `json:"refresh_token"`
-			APIDomain    string  `json:"api_domain"`
-			TokenType    string  `json:"token_type"`
-			ExpiresIn    float64 `json:"expires_in"`
-			Scope        string  `json:"scope"`
-		}
-		err := c.postForm(ctx, accounts+"/oauth/v3/device/token", url.Values{"client_id": {c.o.ClientID},
-			"client_secret": {c.o.ClientSecret}, "grant_type": {"device_token"}, "code": {dc.DeviceCode}}, &tr)
-		if err != nil {
-			c.log.Debug("zoho device poll failed", zap.Error(err))
-			continue
-		}
-		switch tr.Error {
-		case "":
-			if tr.AccessToken == "" {
-				return errors.New("zoho: device token: no access_token in the answer")
-			}
-			tok := (&oauth2.Token{AccessToken: tr.AccessToken, RefreshToken: tr.RefreshToken, TokenType: tr.TokenType,
-				ExpiresIn: int64(tr.ExpiresIn)}).WithExtra(map[string]any{"api_domain": tr.APIDomain, "scope": tr.Scope})
-			return c.saveConnection(ctx, tenant, accounts, location, tok)
-		case "authorization_pending":
-		case "slow_down":
-			step += interval
-		case "access_denied":
-			return ErrAccessDenied
-		case "expired", "expired_token":
-			return ErrDeviceExpired
-		case "other_dc":
-			locs, err := c.serverInfo(ctx, accounts)
-			next := strings.TrimRight(locs[tr.UserLocation], "/")
-			if err != nil || next == "" {
-				next = knownAccounts[tr.UserLocation]
-			}
-			if next == "" {
-				return fmt.Errorf("zoho: device token: the user lives in unknown data centre %q", tr.UserLocation)
-			}
-			c.log.Info("zoho device flow: the user's data centre", zap.String("location", tr.UserLocation))
-			accounts, location = next, tr.UserLocation
-		default:
-			return fmt.Errorf("zoho: device token: %s", tr.Error)
-		}
+	return deviceCode{Code: a.DeviceCode, Interval: msOrSeconds(a.Interval, 5*time.Second),
+		Prompt: DevicePrompt{UserCode: a.UserCode, VerificationURL: a.VerificationURL, VerificationURLComplete: a.Complete,
+			ExpiresIn: msOrSeconds(a.ExpiresIn, 5*time.Minute)}}, nil
+}
+
+// deviceStatus is what one poll of the device token endpoint said.
+type deviceStatus int
+
+const (
+	devicePending  deviceStatus = iota // authorization_pending: poll again after the step
+	deviceSlowDown                     // slow_down: lengthen the step by the interval
+	deviceMoved                        // other_dc: poll the user's accounts server from now on
+	deviceApproved                     // the user approved: a token
+	deviceDenied                       // access_denied
+	deviceExpired                      // expired, expired_token
+	deviceRefused                      // any other error: the flow cannot succeed any more
+)
+
+// deviceOutcome is the outcome of one poll of the device token endpoint.
+type deviceOutcome struct {
+	Status deviceStatus
+	// Accounts and Location are the user's accounts server and data
+	// centre (deviceMoved).
+	Accounts, Location string
+	// Token is the token answered (deviceApproved; deviceRefused too when
+	// it lacks the access token, so that a refresh token can be revoked),
+	// with api_domain and scope as extras.
+	Token *oauth2.Token
+	// Reason says why (deviceRefused).
+	Reason string
+}
+
+// pollDeviceToken asks the accounts server once whether the device code
+// was approved (spec §5.6). other_dc is followed to the user's data centre
+// (serverinfo, else Zoho's known accounts servers). An error means no
+// answer: the next poll may get one.
+func (c *Client) pollDeviceToken(ctx context.Context, accounts, code string) (deviceOutcome, error) {
+	var a struct {
+		Error        string  `json:"error"`
+		UserLocation string  `json:"user_location"`
+		AccessToken  string  `json:"access_token"`
+		RefreshToken string  `json:"refresh_token"`
+		APIDomain    string  `json:"api_domain"`
+		TokenType    string  `json:"token_type"`
+		ExpiresIn    float64 `json:"expires_in"`
+		Scope        string  `json:"scope"`
 	}
+	err := c.postForm(ctx, accounts+"/oauth/v3/device/token", url.Values{"client_id": {c.o.ClientID},
+		"client_secret": {c.o.ClientSecret}, "grant_type": {"device_token"}, "code": {code}}, &a)
+	if err != nil {
+		return deviceOutcome{}, fmt.Errorf("zoho: device token: %w", err)
+	}
+	switch a.Error {
+	case "":
+		tok := (&oauth2.Token{AccessToken: a.AccessToken, RefreshToken: a.RefreshToken, TokenType: a.TokenType,
+			ExpiresIn: int64(a.ExpiresIn)}).WithExtra(map[string]any{"api_domain": a.APIDomain, "scope": a.Scope})
+		if a.AccessToken == "" {
+			return deviceOutcome{Status: deviceRefused, Token: tok, Reason: "no access_token in the answer"}, nil
+		}
+		return deviceOutcome{Status: deviceApproved, Token: tok}, nil
+	case "authorization_pending":
+		return deviceOutcome{Status: devicePending}, nil
+	case "slow_down":
+		return deviceOutcome{Status: deviceSlowDown}, nil
+	case "access_denied":
+		return deviceOutcome{Status: deviceDenied}, nil
+	case "expired", "expired_token":
+		return deviceOutcome{Status: deviceExpired}, nil
+	case "other_dc":
+		locs, err := c.serverInfo(ctx, accounts)
+		next := strings.TrimRight(locs[a.UserLocation], "/")
+		if err != nil || next == "" {
+			next = knownAccounts[a.UserLocation]
+		}
+		if next == "" {
+			return deviceOutcome{Status: deviceRefused, Reason: fmt.Sprintf("the user lives in unknown data centre %q", a.UserLocation)}, nil
+		}
+		c.log.Info("zoho device flow: the user's data centre", zap.String("location", a.UserLocation))
+		return deviceOutcome{Status: deviceMoved, Accounts: next, Location: a.UserLocation}, nil
+	}
+	return deviceOutcome{Status: deviceRefused, Reason: a.Error}, nil
 }
 
 func msOrSeconds(raw json.RawMessage, def time.Duration) time.Duration {

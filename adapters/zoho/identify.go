@@ -95,42 +95,24 @@ func (c *Client) IdentifyByDevice(ctx context.Context, tenant string, o Identify
 	if o.Offline {
 		access = "offline"
 	}
-	var dc struct {
-		UserCode        string          `json:"user_code"`
-		DeviceCode      string          `json:"device_code"`
-		VerificationURL string          `json:"verification_url"`
-		VerificationURI string          `json:"verification_uri"`
-		Complete        string          `json:"verification_uri_complete"`
-		Interval        json.RawMessage `json:"interval"`
-		ExpiresIn       json.RawMessage `json:"expires_in"`
-		Error           string          `json:"error"`
+	dc, err := c.requestDeviceCode(ctx, accounts, scopes, access)
+	if err != nil {
+		return DevicePrompt{}, DeviceHandle{}, err
 	}
-	err = c.postForm(ctx, accounts+"/oauth/v3/device/code", url.Values{"client_id": {c.o.ClientID},
-		"grant_type": {"device_request"}, "scope": {strings.Join(scopes, ",")}, "access_type": {access},
-		"prompt": {"consent"}}, &dc)
+	p := dc.Prompt
 	switch {
-	case err != nil:
-		return DevicePrompt{}, DeviceHandle{}, fmt.Errorf("zoho: device code: %w", err)
-	case dc.Error != "":
-		return DevicePrompt{}, DeviceHandle{}, fmt.Errorf("zoho: device code: %s", dc.Error)
-	case dc.DeviceCode == "" || dc.UserCode == "":
-		return DevicePrompt{}, DeviceHandle{}, errors.New("zoho: device code: no device_code or user_code in the answer")
+	case p.UserCode == "":
+		return DevicePrompt{}, DeviceHandle{}, errors.New("zoho: device code: no user_code in the answer")
+	case !webURL(p.VerificationURL):
+		return DevicePrompt{}, DeviceHandle{}, fmt.Errorf("zoho: device code: verification URL %q is not a web address", p.VerificationURL)
 	}
-	if dc.VerificationURL == "" {
-		dc.VerificationURL = dc.VerificationURI
+	if !webURL(p.VerificationURLComplete) {
+		p.VerificationURLComplete = ""
 	}
-	if !webURL(dc.VerificationURL) {
-		return DevicePrompt{}, DeviceHandle{}, fmt.Errorf("zoho: device code: verification URL %q is not a web address", dc.VerificationURL)
-	}
-	if !webURL(dc.Complete) {
-		dc.Complete = ""
-	}
-	interval, expires := msOrSeconds(dc.Interval, 5*time.Second), msOrSeconds(dc.ExpiresIn, 5*time.Minute)
 	now := c.o.Now()
-	h := DeviceHandle{DeviceCode: dc.DeviceCode, Accounts: accounts, Location: t.Zoho.Location, Interval: interval, Step: interval,
-		ExpiresAt: now.Add(expires), NextPoll: now.Add(interval)}
-	return DevicePrompt{UserCode: dc.UserCode, VerificationURL: dc.VerificationURL, VerificationURLComplete: dc.Complete,
-		ExpiresIn: expires}, h, nil
+	h := DeviceHandle{DeviceCode: dc.Code, Accounts: accounts, Location: t.Zoho.Location, Interval: dc.Interval, Step: dc.Interval,
+		ExpiresAt: now.Add(p.ExpiresIn), NextPoll: now.Add(dc.Interval)}
+	return p, h, nil
 }
 
 // webURL reports whether u is an http(s) address: the only kind a page
@@ -156,55 +138,31 @@ func (c *Client) PollIdentity(ctx context.Context, h DeviceHandle) (Identity, De
 		return Identity{}, h, ErrPending
 	}
 	h.NextPoll = now.Add(h.Step)
-	var tr struct {
-		Error        string `json:"error"`
-		UserLocation string `json:"user_location"`
-		AccessToken  string `json:"access_token"`
-		RefreshToken string `json:"refresh_token"`
-		APIDomain    string `json:"api_domain"`
-	}
-	err := c.postForm(ctx, h.Accounts+"/oauth/v3/device/token", url.Values{"client_id": {c.o.ClientID},
-		"client_secret": {c.o.ClientSecret}, "grant_type": {"device_token"}, "code": {h.DeviceCode}}, &tr)
+	o, err := c.pollDeviceToken(ctx, h.Accounts, h.DeviceCode)
 	if err != nil {
-		return Identity{}, h, fmt.Errorf("zoho: device token: %w", err)
+		return Identity{}, h, err
 	}
-	switch tr.Error {
-	case "":
-	case "authorization_pending":
+	if o.Token != nil && o.Token.RefreshToken != "" {
+		defer c.revoke(context.WithoutCancel(ctx), h.Accounts, o.Token.RefreshToken)
+	}
+	switch o.Status {
+	case devicePending:
 		return Identity{}, h, ErrPending
-	case "slow_down":
+	case deviceSlowDown:
 		h.Step += h.Interval
 		h.NextPoll = now.Add(h.Step)
 		return Identity{}, h, ErrPending
-	case "access_denied":
-		return Identity{}, h, ErrAccessDenied
-	case "expired", "expired_token":
-		return Identity{}, h, ErrDeviceExpired
-	case "other_dc":
-		locs, err := c.serverInfo(ctx, h.Accounts)
-		next := strings.TrimRight(locs[tr.UserLocation], "/")
-		if err != nil || next == "" {
-			next = knownAccounts[tr.UserLocation]
-		}
-		if next == "" {
-			return Identity{}, h, fmt.Errorf("%w: the user lives in unknown data centre %q", ErrIdentify, tr.UserLocation)
-		}
-		h.Accounts, h.Location, h.NextPoll = next, tr.UserLocation, now
+	case deviceMoved:
+		h.Accounts, h.Location, h.NextPoll = o.Accounts, o.Location, now
 		return Identity{}, h, ErrPending
-	default:
-		return Identity{}, h, fmt.Errorf("%w: device token: %s", ErrIdentify, tr.Error)
+	case deviceDenied:
+		return Identity{}, h, ErrAccessDenied
+	case deviceExpired:
+		return Identity{}, h, ErrDeviceExpired
+	case deviceRefused:
+		return Identity{}, h, fmt.Errorf("%w: device token: %s", ErrIdentify, o.Reason)
 	}
-	if tr.RefreshToken != "" {
-		defer c.revoke(context.WithoutCancel(ctx), h.Accounts, tr.RefreshToken)
-	}
-	if tr.AccessToken == "" {
-		return Identity{}, h, fmt.Errorf("%w: device token: no access_token in the answer", ErrIdentify)
-	}
-	dom := strings.TrimRight(tr.APIDomain, "/")
-	if dom == "" {
-		dom = strings.TrimRight(c.o.APIURL, "/")
-	}
-	id, err := c.currentUser(ctx, dom, tr.AccessToken)
+	id, err := c.currentUser(ctx, apiDomain(o.Token, "", c.o.APIURL), o.Token.AccessToken)
 	if err != nil {
 		return Identity{}, h, fmt.Errorf("%w: who approved: %w", ErrIdentify, err)
 	}

@@ -169,6 +169,137 @@ func TestDeviceFlow(t *testing.T) {
 	}
 }
 
+// TestDeviceSteps drives the device flow's shared steps (requestDeviceCode,
+// pollDeviceToken) one at a time against the simulator: slow_down,
+// pending, other_dc to the user's data centre, the token there, denied,
+// expired and an unknown code.
+func TestDeviceSteps(t *testing.T) {
+	e := newEnv(t, envOpt{sim: zohosim.Options{DeviceInterval: 100 * time.Millisecond, DeviceExpiry: 30 * time.Second, DeviceSlowDown: 1}})
+	us := e.sim.AccountsURL("us")
+	request := func() deviceCode {
+		t.Helper()
+		dc, err := e.c.requestDeviceCode(e.ctx, us, []string{"ZohoCRM.users.READ", "PhoneBridge.call.log"}, "offline")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dc
+	}
+	poll := func(accounts, code string, want deviceStatus) deviceOutcome {
+		t.Helper()
+		o, err := e.c.pollDeviceToken(e.ctx, accounts, code)
+		if err != nil || o.Status != want {
+			t.Fatalf("poll: %+v, %v; want status %d", o, err, want)
+		}
+		return o
+	}
+
+	dc := request()
+	p := dc.Prompt
+	if dc.Code == "" || dc.Interval != 100*time.Millisecond || p.ExpiresIn != 30*time.Second || p.UserCode == "" ||
+		p.VerificationURL != us+"/oauth/v3/device" || p.VerificationURLComplete != us+"/oauth/v3/device?code="+p.UserCode {
+		t.Errorf("device code %+v", dc)
+	}
+	if req := e.sim.Requests("POST /oauth/v3/device/code"); len(req) != 1 || req[0].Form.Get("scope") != "ZohoCRM.users.READ,PhoneBridge.call.log" ||
+		req[0].Form.Get("access_type") != "offline" || req[0].Form.Get("prompt") != "consent" {
+		t.Errorf("device code requests %+v", req)
+	}
+	poll(us, dc.Code, deviceSlowDown)
+	time.Sleep(dc.Interval)
+	poll(us, dc.Code, devicePending)
+	if err := e.sim.ApproveDevice(p.UserCode, org); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(dc.Interval)
+	o := poll(us, dc.Code, deviceMoved)
+	if o.Accounts != e.sim.AccountsURL("eu") || o.Location != "eu" {
+		t.Fatalf("moved to %q (%q), want the EU", o.Accounts, o.Location)
+	}
+	time.Sleep(dc.Interval)
+	o = poll(o.Accounts, dc.Code, deviceApproved)
+	if o.Token.AccessToken == "" || o.Token.RefreshToken == "" || apiDomain(o.Token, "", "") != e.sim.APIDomain("eu") {
+		t.Errorf("token %+v, api_domain %q", o.Token, apiDomain(o.Token, "", ""))
+	}
+
+	dc = request()
+	_ = e.sim.DenyDevice(dc.Prompt.UserCode)
+	poll(us, dc.Code, deviceDenied)
+	dc = request()
+	e.sim.ExpireDevice(dc.Prompt.UserCode)
+	poll(us, dc.Code, deviceExpired)
+	if o := poll(us, "1004.unknown", deviceRefused); o.Reason != "invalid_code" {
+		t.Errorf("reason %q", o.Reason)
+	}
+}
+
+// TestDeviceStepsOffTheSimulator: answers the simulator does not give.
+func TestDeviceStepsOffTheSimulator(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	var answer atomic.Value // the JSON the fake accounts server answers
+	var revoked atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/oauth/serverinfo":
+			http.Error(w, "no", http.StatusNotFound)
+			return
+		case "/oauth/v2/token/revoke":
+			revoked.Add(1)
+			return
+		}
+		_, _ = w.Write([]byte(answer.Load().(string)))
+	}))
+	t.Cleanup(srv.Close)
+
+	// RFC 8628 spelling, seconds (under 100), a number as a string.
+	answer.Store(`{"device_code":"d","user_code":"U","verification_uri":"https://accounts.example/device","interval":5,"expires_in":"90"}`)
+	dc, err := e.c.requestDeviceCode(e.ctx, srv.URL, IdentifyScopes, "online")
+	if err != nil || dc.Interval != 5*time.Second || dc.Prompt.ExpiresIn != 90*time.Second ||
+		dc.Prompt.VerificationURL != "https://accounts.example/device" {
+		t.Errorf("device code %+v, %v", dc, err)
+	}
+	for body, want := range map[string]string{
+		`{"error":"invalid_client"}`: "zoho: device code: invalid_client",
+		`{"user_code":"U"}`:          "zoho: device code: no device_code in the answer",
+		`not json`:                   "zoho: device code: HTTP 200",
+	} {
+		answer.Store(body)
+		if _, err := e.c.requestDeviceCode(e.ctx, srv.URL, IdentifyScopes, "online"); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: err = %v, want %q", body, err, want)
+		}
+	}
+
+	cases := []struct {
+		body   string
+		want   deviceOutcome
+		hasTok bool
+	}{
+		{body: `{"error":"expired_token"}`, want: deviceOutcome{Status: deviceExpired}},
+		{body: `{"error":"other_dc","user_location":"jp"}`, want: deviceOutcome{Status: deviceMoved, Accounts: knownAccounts["jp"], Location: "jp"}},
+		{body: `{"error":"other_dc","user_location":"mars"}`, want: deviceOutcome{Status: deviceRefused, Reason: `the user lives in unknown data centre "mars"`}},
+		{body: `{"error":"invalid_client"}`, want: deviceOutcome{Status: deviceRefused, Reason: "invalid_client"}},
+		{body: `{"refresh_token":"r"}`, want: deviceOutcome{Status: deviceRefused, Reason: "no access_token in the answer"}, hasTok: true},
+	}
+	for _, tc := range cases {
+		answer.Store(tc.body)
+		o, err := e.c.pollDeviceToken(e.ctx, srv.URL, "d")
+		tok := o.Token
+		o.Token = nil
+		if err != nil || o != tc.want || (tok != nil) != tc.hasTok {
+			t.Errorf("%s: %+v (token %v), %v; want %+v", tc.body, o, tok, err, tc.want)
+		}
+	}
+	answer.Store(`not json`)
+	if _, err := e.c.pollDeviceToken(e.ctx, srv.URL, "d"); err == nil {
+		t.Error("no error for an answer that is not JSON")
+	}
+
+	// Identifying: a refresh token without an access token is still revoked.
+	answer.Store(`{"refresh_token":"r"}`)
+	h := DeviceHandle{DeviceCode: "d", Accounts: srv.URL, Interval: time.Second, Step: time.Second, ExpiresAt: time.Now().Add(time.Minute)}
+	if _, _, err := e.c.PollIdentity(e.ctx, h); !errors.Is(err, ErrIdentify) || revoked.Load() != 1 {
+		t.Errorf("err = %v, %d revocations; want ErrIdentify and one", err, revoked.Load())
+	}
+}
+
 func TestSelfClientImportAndBadToken(t *testing.T) {
 	e := newEnv(t, envOpt{})
 	e.st.putTenant(store.Tenant{ID: "x"})
