@@ -464,6 +464,12 @@ func (c *Client) postForm(ctx context.Context, u string, form url.Values, out an
 		return err
 	}
 	defer resp.Body.Close()
+	// OAuth errors are JSON answers (400 included); a server failing or
+	// refusing for load gave no answer worth reading.
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
 		return fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
 	}

@@ -220,7 +220,16 @@ func TestDeviceSteps(t *testing.T) {
 		t.Errorf("token %+v, api_domain %q", o.Token, apiDomain(o.Token, "", ""))
 	}
 
+	// An accounts server failing (5xx, 429) is no answer: poll again.
 	dc = request()
+	for _, status := range []int{503, 429} {
+		e.sim.Inject(zohosim.Fault{Match: "POST /oauth/v3/device/token", Count: 1, Status: status})
+		if o, err := e.c.pollDeviceToken(e.ctx, us, dc.Code); err == nil {
+			t.Errorf("HTTP %d from the token endpoint: outcome %+v, want an error (poll again)", status, o)
+		}
+	}
+	time.Sleep(dc.Interval)
+	poll(us, dc.Code, devicePending)
 	_ = e.sim.DenyDevice(dc.Prompt.UserCode)
 	poll(us, dc.Code, deviceDenied)
 	dc = request()
