@@ -13,25 +13,18 @@ package directory_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/ringside/ringside/adapters/natskv"
-	"github.com/ringside/ringside/adapters/redisstore"
 	"github.com/ringside/ringside/adapters/zoho"
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
+	"github.com/ringside/ringside/integration/teststore"
 	"github.com/ringside/ringside/pkg/backoff"
 	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/directory"
@@ -40,82 +33,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// redisAddr is the Redis the tests use (.ci/run starts one).
-const redisAddr = "127.0.0.1:6379"
-
 // eachStore runs fn once on each store, as subtests "redis" and "natskv".
-func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) {
-	t.Helper()
-	t.Run("redis", func(t *testing.T) { fn(t, redisStore(t)) })
-	t.Run("natskv", func(t *testing.T) { fn(t, natsStore(t)) })
-}
-
-// redisStore is the Redis store under a fresh prefix whose keys are
-// deleted when the test ends.
-func redisStore(t *testing.T) store.Store {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "rstest-directory-" + hex.EncodeToString(b[:]) + ":"
-	c := redis.NewClient(&redis.Options{Addr: redisAddr})
-	t.Cleanup(func() {
-		ctx := context.Background()
-		var keys []string
-		it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
-		for it.Next(ctx) {
-			keys = append(keys, it.Val())
-		}
-		if err := it.Err(); err != nil {
-			t.Errorf("scan %s*: %v", prefix, err)
-		}
-		if len(keys) > 0 {
-			if err := c.Del(ctx, keys...).Err(); err != nil {
-				t.Errorf("delete %s*: %v", prefix, err)
-			}
-		}
-		_ = c.Close()
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := c.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis on %s: %v (these tests need it; .ci/run starts one)", redisAddr, err)
-	}
-	return redisstore.New(c, prefix)
-}
-
-// natsStore is the embedded store as the daemon runs it when nats.url is
-// empty: an in-process nats-server with JetStream, stopped when the test
-// ends.
-func natsStore(t *testing.T) store.Store {
-	t.Helper()
-	dir := t.TempDir() // removed after the server stops (cleanups run last first)
-	srv, err := server.NewServer(&server.Options{ServerName: "directory-test", JetStream: true, StoreDir: dir,
-		DontListen: true, NoSigs: true, NoLog: true})
-	if err != nil {
-		t.Fatalf("nats server: %v", err)
-	}
-	srv.Start()
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
-	if err != nil {
-		t.Fatalf("nats connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	st, err := natskv.New(ctx, js, "ringside")
-	if err != nil {
-		t.Fatalf("natskv: %v", err)
-	}
-	return st
-}
+func eachStore(t *testing.T, fn func(t *testing.T, st store.Store)) { teststore.Each(t, fn) }
 
 // setup is the actor that creates the tenants a test starts with, as
 // `ringside tenants add` would.
