@@ -21,6 +21,7 @@ import (
 	"github.com/ringside/ringside/adapters/natskv"
 	arisim "github.com/ringside/ringside/integration/sim/ari"
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
+	"github.com/ringside/ringside/integration/teststore"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/store"
@@ -87,9 +88,8 @@ func newAdminWorld(t *testing.T, onRedis bool) *adminWorld {
 		t.Cleanup(ari.Close)
 		pbx += "  tenant: {from: variable, variable: TENANT}\n  asterisk:\n    url: " + ari.URL() + "\n"
 		yaml += "admin:\n  discovery_interval: 1s\n"
-		w.prefix = "rstest-admin-" + strings.ReplaceAll(t.Name(), "/", "-") + "-" + time.Now().Format("150405.000000") + ":"
-		yaml += "redis:\n  addr: 127.0.0.1:6379\n  prefix: \"" + w.prefix + "\"\n"
-		t.Cleanup(func() { cleanRedis(w.prefix) })
+		w.prefix = teststore.Prefix(t)
+		yaml += "redis:\n  addr: " + teststore.RedisAddr + "\n  prefix: \"" + w.prefix + "\"\n"
 	}
 	w.cfg = filepath.Join(w.dir, "ringside.yaml")
 	if err := os.WriteFile(w.cfg, []byte(yaml+pbx), 0o600); err != nil {

@@ -14,12 +14,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ringside/ringside/adapters/natsbus"
 	"github.com/ringside/ringside/adapters/natskv"
-	"github.com/ringside/ringside/adapters/redisstore"
 	"github.com/ringside/ringside/adapters/webhook"
+	"github.com/ringside/ringside/integration/teststore"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/store"
 	"github.com/ringside/ringside/pkg/webhooks"
@@ -55,14 +54,7 @@ func BenchmarkWebhookDeliveries(b *testing.B) {
 		benchDeliveries(b, bus, st)
 	})
 	b.Run("store=redis", func(b *testing.B) {
-		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-		defer c.Close()
-		if err := c.Ping(context.Background()).Err(); err != nil {
-			b.Skipf("no Redis on 127.0.0.1:6379: %v", err)
-		}
-		prefix := fmt.Sprintf("whbench-%d:", time.Now().UnixNano())
-		defer cleanRedis(prefix)
-		benchDeliveries(b, openBus(b), redisstore.New(c, prefix))
+		benchDeliveries(b, openBus(b), teststore.Redis(b))
 	})
 }
 

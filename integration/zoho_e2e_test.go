@@ -2,8 +2,6 @@ package integration
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -18,13 +16,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/ringside/ringside/adapters/natskv"
-	"github.com/ringside/ringside/adapters/redisstore"
 	"github.com/ringside/ringside/adapters/zoho"
 	arisim "github.com/ringside/ringside/integration/sim/ari"
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
+	"github.com/ringside/ringside/integration/teststore"
 	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/store"
 )
@@ -126,11 +123,8 @@ func newZohoE2E(t *testing.T, o e2eOpts) *zohoE2E {
 	w.natsURL = "nats://" + natsAddr
 	store := ""
 	if o.redis {
-		var b [6]byte
-		_, _ = rand.Read(b[:])
-		w.prefix = "rstest-" + hex.EncodeToString(b[:]) + ":"
-		store = "redis:\n  addr: 127.0.0.1:6379\n  prefix: \"" + w.prefix + "\"\n"
-		t.Cleanup(func() { cleanRedis(w.prefix) })
+		w.prefix = teststore.Prefix(t)
+		store = "redis:\n  addr: " + teststore.RedisAddr + "\n  prefix: \"" + w.prefix + "\"\n"
 	}
 	if o.listen == "" {
 		o.listen = "127.0.0.1:0"
@@ -152,9 +146,8 @@ func newZohoE2E(t *testing.T, o e2eOpts) *zohoE2E {
 	// the EU data centre, from a file; the mode and region with it.
 	w.connect(string(o.mode))
 	if o.redis {
-		c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-		t.Cleanup(func() { c.Close() })
-		w.seed(redisstore.New(c, w.prefix))
+		st, _ := teststore.RedisAt(t, w.prefix)
+		w.seed(st)
 	}
 	w.serve()
 	if !o.redis {
@@ -169,17 +162,6 @@ func newZohoE2E(t *testing.T, o e2eOpts) *zohoE2E {
 		w.seed(st)
 	}
 	return w
-}
-
-// cleanRedis deletes a test prefix's keys.
-func cleanRedis(prefix string) {
-	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer c.Close()
-	ctx := context.Background()
-	it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	for it.Next(ctx) {
-		c.Del(ctx, it.Val())
-	}
 }
 
 // connect runs `ringside zoho connect -import-token @FILE` with a fresh

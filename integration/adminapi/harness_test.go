@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,6 +28,7 @@ import (
 	"github.com/ringside/ringside/adapters/redisstore"
 	"github.com/ringside/ringside/adapters/zoho"
 	zohosim "github.com/ringside/ringside/integration/sim/zoho"
+	"github.com/ringside/ringside/integration/teststore"
 	"github.com/ringside/ringside/pkg/backoff"
 	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/directory"
@@ -113,18 +112,8 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	t.Cleanup(cancel)
 	w := &world{t: t, ctx: ctx, reg: prometheus.NewRegistry()}
 
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	w.prefix = "rstest-adminapi-" + hex.EncodeToString(b[:]) + ":"
-	w.rdb = redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	t.Cleanup(func() {
-		w.cleanRedis()
-		_ = w.rdb.Close()
-	})
-	if err := w.rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("redis on 127.0.0.1:6379: %v", err)
-	}
-	w.st = redisstore.New(w.rdb, w.prefix)
+	w.prefix = teststore.Prefix(t)
+	w.st, w.rdb = teststore.RedisAt(t, w.prefix)
 
 	w.sim = zohosim.New(zohosim.Options{})
 	if err := w.sim.Start(); err != nil {
@@ -190,15 +179,6 @@ func (w *world) token(a directory.Actor, username string, ttl time.Duration) str
 	}
 	w.addSecret(tok)
 	return tok
-}
-
-// cleanRedis deletes the test's keys.
-func (w *world) cleanRedis() {
-	ctx := context.Background()
-	it := w.rdb.Scan(ctx, 0, w.prefix+"*", 500).Iterator()
-	for it.Next(ctx) {
-		w.rdb.Del(ctx, it.Val())
-	}
 }
 
 // checkLogs fails the test if a secret reached a log line.

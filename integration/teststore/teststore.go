@@ -31,25 +31,20 @@ func Each(t *testing.T, fn func(t *testing.T, st store.Store)) {
 	t.Run("natskv", func(t *testing.T) { fn(t, Embedded(t)) })
 }
 
-// Redis is the Redis store under a fresh prefix; its keys are deleted and
-// its client closed when the test ends. The client is returned for tests
-// that act on Redis itself (CLIENT PAUSE, closing it).
+// Redis is the Redis store under a fresh prefix whose keys are deleted
+// when the test ends.
 func Redis(t testing.TB) *redisstore.Store {
-	st, _ := RedisClient(t)
+	st, _ := RedisAt(t, Prefix(t))
 	return st
 }
 
-// RedisClient is Redis with its client.
-func RedisClient(t testing.TB) (*redisstore.Store, *redis.Client) {
+// RedisAt is the Redis store under prefix, with its client for tests that
+// act on Redis itself (CLIENT PAUSE, closing it); the client is closed when
+// the test ends.
+func RedisAt(t testing.TB, prefix string) (*redisstore.Store, *redis.Client) {
 	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "rstest-" + hex.EncodeToString(b[:]) + ":"
 	c := redis.NewClient(&redis.Options{Addr: RedisAddr})
-	t.Cleanup(func() {
-		Clean(t, c, prefix)
-		_ = c.Close()
-	})
+	t.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx).Err(); err != nil {
@@ -58,22 +53,32 @@ func RedisClient(t testing.TB) (*redisstore.Store, *redis.Client) {
 	return redisstore.New(c, prefix), c
 }
 
-// Clean deletes the keys under prefix.
-func Clean(t testing.TB, c redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	var keys []string
-	it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
-	for it.Next(ctx) {
-		keys = append(keys, it.Val())
-	}
-	if err := it.Err(); err != nil {
-		t.Errorf("scan %s*: %v", prefix, err)
-	}
-	if len(keys) > 0 {
-		if err := c.Del(ctx, keys...).Err(); err != nil {
-			t.Errorf("delete %s*: %v", prefix, err)
+// Prefix returns a fresh Redis key prefix ("rstest-<random>:"); its keys are
+// deleted when the test ends, whoever wrote them (a daemon the test runs
+// with redis.prefix set to it, say).
+func Prefix(t testing.TB) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "rstest-" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		c := redis.NewClient(&redis.Options{Addr: RedisAddr})
+		defer c.Close()
+		ctx := context.Background()
+		var keys []string
+		it := c.Scan(ctx, 0, prefix+"*", 500).Iterator()
+		for it.Next(ctx) {
+			keys = append(keys, it.Val())
 		}
-	}
+		if err := it.Err(); err != nil {
+			t.Errorf("scan %s*: %v", prefix, err)
+		}
+		if len(keys) > 0 {
+			if err := c.Del(ctx, keys...).Err(); err != nil {
+				t.Errorf("delete %s*: %v", prefix, err)
+			}
+		}
+	})
+	return prefix
 }
 
 // Embedded is the embedded store on its own in-process NATS server, stopped
