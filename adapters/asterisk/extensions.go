@@ -228,9 +228,7 @@ func extensionsFrom(eps []Endpoint, conf map[string]map[string]string, p *Partie
 		// The tenant of a call this phone places: its channel starts in the
 		// endpoint's context with the endpoint's set_var variables.
 		tenant := t.fromChannel(&Channel{Dialplan: Dialplan{Context: dpContext}, ChannelVars: attrs})
-		if !events.ValidToken(tenant) {
-			tenant = "" // the call machine would not use it either
-		}
+		tenant = events.TenantToken(tenant) // as the call machine reads it
 		key := [2]string{tenant, number}
 		if seen[key] {
 			d.Duplicates++

@@ -119,9 +119,9 @@ func TestExtensionsFrom(t *testing.T) {
 	want := []store.Extension{
 		{Number: "1003", Device: "PJSIP/acme-1003"},
 		{Number: "1004", Device: "IAX2/acme-1004"},
-		{Number: "1006", Name: "Dot", Device: "PJSIP/bad.tenant-1006"}, // not a subject token: the default tenant
 		{Tenant: "acme", Number: "1001", Name: "Ana García", Device: "PJSIP/acme-1001"},
 		{Tenant: "acme", Number: "1002", Device: "PJSIP/acme-1002"},
+		{Tenant: "bad_tenant", Number: "1006", Name: "Dot", Device: "PJSIP/bad.tenant-1006"}, // dots become underscores
 		{Tenant: "globex", Number: "1001", Name: "Gil", Device: "PJSIP/globex-1001"},
 	}
 	check(t, "context_prefix", exts, want)

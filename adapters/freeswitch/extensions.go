@@ -256,9 +256,7 @@ func extensionsFrom(users []DirectoryUser, vars map[[2]string]string, tr *Transl
 		}
 		ev := eventOf(hs)
 		tenant := tr.tenant(&ev)
-		if !events.ValidToken(tenant) {
-			tenant = ""
-		}
+		tenant = events.TenantToken(tenant) // as the call machine reads it
 		key := [2]string{tenant, u.ID}
 		if seen[key] {
 			dups++

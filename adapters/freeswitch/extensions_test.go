@@ -109,8 +109,8 @@ func TestUserTenants(t *testing.T) {
 		dups int
 	}{
 		{"domain_name", config.TenantRule{From: config.TenantVariable, Variable: "domain_name"}, nil, []store.Extension{
-			{Number: "1002", Name: "Dot", Device: "user/1002@acme.example.com"}, // not a subject token
 			{Tenant: "acme", Number: "1001", Name: "Ana", Device: "user/1001@acme"},
+			{Tenant: "acme_example_com", Number: "1002", Name: "Dot", Device: "user/1002@acme.example.com"}, // a domain names a tenant
 			{Tenant: "globex", Number: "1001", Name: "Gil", Device: "user/1001@globex"},
 		}, 0},
 		{"directory variable", config.TenantRule{From: config.TenantVariable, Variable: "ringside_tenant"}, vars, []store.Extension{

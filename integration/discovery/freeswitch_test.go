@@ -120,10 +120,11 @@ func TestFreeSWITCHTwoTenants(t *testing.T) {
 	}
 }
 
-// TestFreeSWITCHDirectoryTenantVariable: FusionPBX-style domains are not
-// subject tokens, so the README has the tenant in a directory variable
-// (ringside_tenant); it is read per user with user_data, where the domain
-// or the user sets it. A user without it has no tenant ("").
+// TestFreeSWITCHDirectoryTenantVariable: a FusionPBX-style domain names a
+// tenant with its dots as underscores; a directory variable
+// (ringside_tenant) names it as the admin likes, read per user with
+// user_data, where the domain or the user sets it. A user without it has no
+// tenant ("").
 func TestFreeSWITCHDirectoryTenantVariable(t *testing.T) {
 	sim := startESL(t, []eslsim.User{
 		{ID: "1001", Domain: "acme.example.com", Groups: []string{"default"}, Context: "acme.example.com", CallerIDName: "Ana García",
@@ -153,18 +154,18 @@ func TestFreeSWITCHDirectoryTenantVariable(t *testing.T) {
 		t.Errorf("%d user_data lookups, want 3: %q", lookups, sim.Commands())
 	}
 
-	// Under domain_name those domains are no tenants.
+	// Under domain_name the domains are the tenants, dots as underscores.
 	a = newFreeSWITCH(t, sim.Addr(), domainName)
 	connectFreeSWITCH(t, a)
 	got, err = a.Extensions(listCtx(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range got {
-		if e.Tenant != "" {
-			t.Errorf("domain_name %s: tenant %q", e.Device, e.Tenant)
-		}
-	}
+	expect(t, "domain_name", got, []store.Extension{
+		{Tenant: "acme_example_com", Number: "1001", Name: "Ana García", Device: "user/1001@acme.example.com"},
+		{Tenant: "globex_example_com", Number: "1001", Name: "Gil Globex", Device: "user/1001@globex.example.com"},
+		{Tenant: "globex_example_com", Number: "1002", Device: "user/1002@globex.example.com"},
+	})
 }
 
 // TestFreeSWITCHNotConnected: the listing goes over the event socket:

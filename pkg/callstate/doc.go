@@ -91,8 +91,9 @@
 //
 // The tenant of a call is the origin LegCreated's Tenant, else the value of a
 // SetVar VarTenant received before the call emitted anything, else
-// Options.DefaultTenant. A tenant that cannot stand as a subject token
-// (events.ValidToken) is not used.
+// Options.DefaultTenant, each read through events.TenantToken (dots become
+// underscores: a domain names a tenant). A name that still cannot stand as
+// a subject token is not used.
 //
 // # Robustness
 //

@@ -324,7 +324,7 @@ func (m *Machine) start(c *call, d events.Direction, o events.Origin, at time.Ti
 
 // tenant resolves the tenant of c.
 func (m *Machine) tenant(c *call) string {
-	if t := c.origin().tenant; t != "" && events.ValidToken(t) {
+	if t := events.TenantToken(c.origin().tenant); t != "" {
 		return t
 	}
 	if c.tenantVar != "" {
@@ -811,15 +811,16 @@ func (m *Machine) lateRecording(c *call, s Signal, out []events.Call) []events.C
 func (m *Machine) setVar(c *call, s Signal, out []events.Call) []events.Call {
 	switch s.Var {
 	case VarTenant:
+		t := events.TenantToken(s.Value)
 		switch {
-		case !events.ValidToken(s.Value):
+		case t == "":
 			return m.skip(IgnoredInvalid, out)
 		case c.seq > 0 || c.started:
 			return m.skip(IgnoredLate, out)
-		case c.tenantVar == s.Value:
+		case c.tenantVar == t:
 			return m.skip(IgnoredDuplicate, out)
 		}
-		c.tenantVar = s.Value
+		c.tenantVar = t
 	case VarCallerName:
 		if c.ev.ExternalName == s.Value {
 			return m.skip(IgnoredDuplicate, out)

@@ -251,10 +251,11 @@ func TestTenantAndCallerName(t *testing.T) {
 		out := apply(m, []callstate.Signal{
 			{Kind: callstate.LegCreated, Leg: "t1", Party: callstate.PartyExternal, Number: "+1", Tenant: "initech", At: t0},
 			{Kind: callstate.LegCreated, Leg: "t2", Party: callstate.PartyExternal, Number: "+2", At: t0},
-			{Kind: callstate.LegCreated, Leg: "t3", Party: callstate.PartyExternal, Number: "+3", Tenant: "bad.tenant", At: t0},
+			{Kind: callstate.LegCreated, Leg: "t3", Party: callstate.PartyExternal, Number: "+3", Tenant: "acme.example.com", At: t0},
+			{Kind: callstate.LegCreated, Leg: "t4", Party: callstate.PartyExternal, Number: "+4", Tenant: "bad*tenant", At: t0},
 		})
-		if len(out) != 3 || out[0].Tenant != "initech" || out[1].Tenant != "default" || out[2].Tenant != "default" {
-			t.Fatalf("tenants %q %q %q", out[0].Tenant, out[1].Tenant, out[2].Tenant)
+		if len(out) != 4 || out[0].Tenant != "initech" || out[1].Tenant != "default" || out[2].Tenant != "acme_example_com" || out[3].Tenant != "default" {
+			t.Fatalf("tenants %q %q %q %q", out[0].Tenant, out[1].Tenant, out[2].Tenant, out[3].Tenant)
 		}
 		if out[0].CallID != "t1" {
 			t.Errorf("call id %q without prefix", out[0].CallID)

@@ -209,3 +209,15 @@ func ValidToken(s string) bool {
 	}
 	return !strings.ContainsAny(s, ".*> \t\r\n")
 }
+
+// TenantToken turns the name a PBX gives a tenant into a tenant id: dots
+// become underscores, so a domain names a tenant ("acme.example.com", a
+// FreeSWITCH or FusionPBX domain, is tenant acme_example_com). It returns ""
+// when the result is still not a valid token.
+func TenantToken(name string) string {
+	t := strings.ReplaceAll(name, ".", "_")
+	if !ValidToken(t) {
+		return ""
+	}
+	return t
+}

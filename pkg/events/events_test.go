@@ -169,3 +169,14 @@ func TestValidToken(t *testing.T) {
 		}
 	}
 }
+
+func TestTenantToken(t *testing.T) {
+	for name, want := range map[string]string{
+		"acme": "acme", "acme.example.com": "acme_example_com", "pbx-01": "pbx-01",
+		"": "", "cmd": "", "a*": "", "a b": "", ".": "_",
+	} {
+		if got := TenantToken(name); got != want {
+			t.Errorf("TenantToken(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
