@@ -29,6 +29,11 @@
 //	DELETE /api/v1/tenants/{tenant}/users/{ext}/terminal     back to the extension's own device
 //	POST   /api/v1/tenants/{tenant}/extensions/discover      read the PBX's extensions now
 //	GET    /api/v1/tenants/{tenant}/calls                    the live calls board → {"calls", "now"}
+//	GET    /api/v1/tenants/{tenant}/webhooks                 the webhook subscriptions, never their secrets
+//	POST   /api/v1/tenants/{tenant}/webhooks                 {"url", "events"?} → 201 the subscription and its "secret", shown once
+//	DELETE /api/v1/tenants/{tenant}/webhooks/{id}            delete a subscription and its delivery log
+//	POST   /api/v1/tenants/{tenant}/webhooks/{id}/enable     back to pending verification → the subscription
+//	GET    /api/v1/tenants/{tenant}/webhooks/{id}/deliveries ?offset=&limit= → a page of the delivery log
 //	GET    /api/v1/audit                                     ?tenant=&offset=&limit= → a page of the audit log
 //	GET    /api/v1/accounts                                  accounts the caller manages
 //	POST   /api/v1/accounts                                  create an account

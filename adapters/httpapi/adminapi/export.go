@@ -44,6 +44,21 @@ func AuditView(es []store.AuditEntry, total int, p store.Page) any {
 	return auditPage{Entries: mapSlice(es, auditOf), Total: total, Offset: p.Offset, Limit: p.Limit}
 }
 
+// WebhooksView is the body of GET /tenants/{tenant}/webhooks: the
+// subscriptions, never their secrets (a secret in ws is dropped).
+func WebhooksView(ws []store.Webhook) any {
+	return map[string]any{"webhooks": mapSlice(ws, webhookOf)}
+}
+
+// DeliveriesView is the body of GET /tenants/{tenant}/webhooks/{id}/deliveries:
+// one page of the delivery log, newest first.
+func DeliveriesView(ds []store.Delivery, total int, p store.Page) any {
+	if n, err := p.Norm(); err == nil {
+		p = n
+	}
+	return deliveriesPage{Deliveries: mapSlice(ds, deliveryOf), Total: total, Offset: p.Offset, Limit: p.Limit}
+}
+
 // WriteBody writes a body as the API sends it: compact JSON and a newline.
 func WriteBody(w io.Writer, body any) error {
 	b, err := json.Marshal(body)
