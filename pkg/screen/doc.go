@@ -15,9 +15,17 @@
 //     while so that its call events carry it (events.Screen; the ended
 //     event of a rejected call has reason "blacklisted");
 //   - the metrics every PBX adapter reports the screening with
-//     (ringside_screen_delay_seconds, ringside_screen_calls_total).
+//     (ringside_screen_delay_seconds, ringside_screen_calls_total);
+//   - the screener (Screener) a PBX adapter asks: the tenant's settings and
+//     links kept for a while (one read of a tenant at a time), the decision
+//     from the caller-lookup cache alone within the call's deadline, the
+//     background lookup of missed callers (bounded, counted in
+//     ringside_screen_refreshes_total), and the marking of the calls'
+//     events as the pipeline publishes them (Publisher).
 //
 // The PBX side (how a call waits and how a name, a variable or a rejection
-// reaches the PBX) is the adapters'; reading the cache and the tenant is the
-// daemon's (cmd/ringside).
+// reaches the PBX) is the adapters'; so are the store, the cache's value
+// format and the CRM lookup (adapters/zoho), which the Screener reaches
+// through Store, Cache and Refresher. The daemon (cmd/ringside) builds it
+// from the configuration and hands it to the PBX adapter and the pipeline.
 package screen
