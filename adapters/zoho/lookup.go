@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ringside/ringside/pkg/screen"
 	"github.com/ringside/ringside/pkg/store"
 )
 
@@ -68,7 +69,9 @@ type Lookup struct {
 	batches batcher[string, map[string]Match] // numbers to look up, by tenant and module
 }
 
-// NewLookup returns a Lookup.
+// NewLookup returns a Lookup. c may be nil for a Lookup that only reads
+// and writes the cache (Cached, Remember, Forget; Find fails): a node
+// without Zoho still reads what other nodes cached.
 func NewLookup(c *Client, cache Cache, o LookupOptions) *Lookup {
 	if len(o.Modules) == 0 {
 		o.Modules = []string{"Contacts", "Leads", "Accounts"}
@@ -157,6 +160,9 @@ func (l *Lookup) Find(ctx context.Context, tenant, region, number string) (Match
 	if !ok {
 		return Match{}, nil
 	}
+	if l.c == nil {
+		return Match{}, errors.New("zoho lookup: no Zoho client")
+	}
 	if v, err := l.cache.GetLookup(ctx, tenant, e164); err == nil {
 		var m Match
 		if json.Unmarshal(v, &m) == nil {
@@ -177,6 +183,51 @@ func (l *Lookup) Find(ctx context.Context, tenant, region, number string) (Match
 		return Match{}, err
 	}
 	return v.(Match), nil
+}
+
+// Cached returns what the cache holds for the E.164 number e164 in tenant,
+// never asking Zoho: ok is false when nothing is cached or the entry is
+// unreadable (Find looks such a number up again), the zero Match with ok is
+// a number cached as matching no record, err is the cache failing.
+func (l *Lookup) Cached(ctx context.Context, tenant, e164 string) (Match, bool, error) {
+	v, err := l.cache.GetLookup(ctx, tenant, e164)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Match{}, false, nil
+	case err != nil:
+		return Match{}, false, fmt.Errorf("zoho lookup: read cache: %w", err)
+	}
+	var m Match
+	if json.Unmarshal(v, &m) != nil {
+		return Match{}, false, nil
+	}
+	return m, true, nil
+}
+
+// Screening is a Lookup as the screening of inbound calls uses it: the
+// cached records read while a call waits (screen.Cache, Cached) and the
+// background lookup of a caller the cache missed (screen.Refresher, Find).
+type Screening struct{ l *Lookup }
+
+var (
+	_ screen.Cache     = Screening{}
+	_ screen.Refresher = Screening{}
+)
+
+// Screening returns l as screening uses it; a Lookup without a client
+// serves only as a screen.Cache.
+func (l *Lookup) Screening() Screening { return Screening{l: l} }
+
+// Cached returns the record cached for e164 (Lookup.Cached).
+func (s Screening) Cached(ctx context.Context, tenant, e164 string) (screen.Record, bool, error) {
+	m, ok, err := s.l.Cached(ctx, tenant, e164)
+	return screen.Record{Module: m.Module, ID: m.ID, Name: m.Name, Owner: m.Owner}, ok, err
+}
+
+// Refresh looks number up and caches the answer (Lookup.Find).
+func (s Screening) Refresh(ctx context.Context, tenant, region, number string) error {
+	_, err := s.l.Find(ctx, tenant, region, number)
+	return err
 }
 
 func (l *Lookup) search(ctx context.Context, tenant, e164 string) (Match, error) {
