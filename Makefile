@@ -23,7 +23,7 @@ test: ## run every test with the race detector, in random order
 
 bench: ## run the benchmarks (one core for the state machine, as the targets say)
 	$(GO) test -run='^$$' -bench=. -benchmem -cpu=1 ./pkg/callstate/ ./adapters/asterisk/ ./adapters/freeswitch/
-	$(GO) test -run='^$$' -bench=. -benchmem ./integration/... ./cmd/ringside/
+	$(GO) test -run='^$$' -bench=. -benchmem ./integration/...
 
 fuzz: ## fuzz the call state machine and the ESL frame parser, FUZZTIME each
 	$(GO) test -run='^$$' -fuzz=FuzzApply -fuzztime=$(FUZZTIME) ./pkg/callstate/

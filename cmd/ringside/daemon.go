@@ -215,13 +215,13 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 		}
 	}
 
-	scr := newScreenSide(cfg, pbx, st, svc.zoho, log, reg) // screening of inbound calls (screenwire.go)
-	defer scr.stop()
+	scr := newScreener(cfg, pbx, st, svc.zoho, log, reg) // screening of inbound calls (screen.go)
+	defer scr.Close()
 	machine := callstate.New(callstate.Options{
 		IDPrefix: cfg.NodeID + "-", Node: cfg.NodeID, DefaultTenant: cfg.PBX.DefaultTenant,
 	})
 	restoreCalls(cfg.DataDir, machine, log)
-	pipe := pipeline.New(machine, scr.publisher(b), pipeline.Options{
+	pipe := pipeline.New(machine, scr.Publisher(b), pipeline.Options{
 		Shards: cfg.Pipeline.Shards, Queue: cfg.Pipeline.Queue,
 		PublishTimeout: cfg.Pipeline.PublishTimeout, Retry: cfg.Pipeline.Retry,
 		Logger: log.Named("pipeline"), Registerer: reg,
