@@ -13,6 +13,7 @@ import (
 	"github.com/ringside/ringside/adapters/asterisk"
 	"github.com/ringside/ringside/adapters/zoho"
 	arisim "github.com/ringside/ringside/integration/sim/ari"
+	"github.com/ringside/ringside/integration/teststore"
 	"github.com/ringside/ringside/pkg/callstate"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/screen"
@@ -44,7 +45,7 @@ func BenchmarkScreenDelay(b *testing.B) {
 }
 
 func benchScreen(b *testing.B, warm bool) {
-	st := embeddedStore(b)
+	st := teststore.Embedded(b)
 	ctx := context.Background()
 	if _, err := st.CreateTenant(ctx, store.Tenant{ID: "acme", Name: "acme", Settings: store.Settings{Region: "DE",
 		Blacklist: []string{"+4990*", "+4930999999"},

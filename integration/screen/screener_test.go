@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ringside/ringside/adapters/zoho"
+	"github.com/ringside/ringside/integration/teststore"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/screen"
 	"github.com/ringside/ringside/pkg/store"
@@ -19,11 +20,7 @@ import (
 // tenant's settings are kept screen.settings_ttl (a change in the store
 // shows only after), the lookup cache is read for each call.
 func TestScreenerDecides(t *testing.T) {
-	t.Run("natskv", func(t *testing.T) { testScreenerDecides(t, embeddedStore(t)) })
-	t.Run("redis", func(t *testing.T) {
-		st, _, _ := redisStore(t)
-		testScreenerDecides(t, st)
-	})
+	teststore.Each(t, testScreenerDecides)
 }
 
 func testScreenerDecides(t *testing.T, st store.Store) {
@@ -87,7 +84,7 @@ func testScreenerDecides(t *testing.T, st store.Store) {
 // Past the settings TTL with the store down (its client closed), the
 // settings kept still serve.
 func TestScreenerDeadlineAndStaleSettings(t *testing.T) {
-	st, c, admin := redisStore(t)
+	st, c := redisStore(t)
 	ctx := context.Background()
 	if _, err := st.CreateTenant(ctx, store.Tenant{ID: "acme", Name: "acme", Settings: store.Settings{Blacklist: []string{"+4990*"}}}); err != nil {
 		t.Fatal(err)
@@ -98,7 +95,7 @@ func TestScreenerDeadlineAndStaleSettings(t *testing.T) {
 	// Every client of the shared Redis waits 300 ms: kept short.
 	const pause = 300 * time.Millisecond
 	paused := time.Now()
-	if err := admin.Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
+	if err := c.Do(ctx, "CLIENT", "PAUSE", pause.Milliseconds(), "ALL").Err(); err != nil {
 		t.Fatalf("CLIENT PAUSE: %v", err)
 	}
 	dctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
