@@ -53,6 +53,10 @@ func testScreenerDecides(t *testing.T, st store.Store) {
 		{screen.Call{Channel: "1.4", Number: "+4930555555"}, screen.Verdict{Outcome: screen.OutcomeMiss, Refresh: true}},
 		{screen.Call{Channel: "1.5", Number: "anonymous"}, screen.Verdict{Outcome: screen.OutcomeOff}},
 		{screen.Call{Channel: "1.6", Tenant: "globex", Number: "+4930123456"}, screen.Verdict{Outcome: screen.OutcomeLate}},
+		// A name the call machine cannot use as a tenant is the default
+		// tenant's call, as its events will be.
+		{screen.Call{Channel: "1.7", Tenant: "bad*name", Number: "+4990012345"},
+			screen.Verdict{Outcome: screen.OutcomeBlacklisted, Reject: "busy", Blocked: "+4990*"}},
 	} {
 		if got := s.Screen(ctx, tc.c); got != tc.want {
 			t.Errorf("%+v: %+v, want %+v", tc.c, got, tc.want)

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ringside/ringside/pkg/events"
 	"github.com/ringside/ringside/pkg/store"
 )
 
@@ -152,10 +153,12 @@ func (s *Screener) Close() {
 	s.wg.Wait()
 }
 
-// tenantID is the tenant a call belongs to.
+// tenantID is the tenant a call belongs to, read as the call machine reads
+// it (events.TenantToken): a name with dots is the tenant with underscores,
+// no name or an invalid one the default tenant.
 func (s *Screener) tenantID(c Call) string {
-	if c.Tenant != "" {
-		return c.Tenant
+	if t := events.TenantToken(c.Tenant); t != "" {
+		return t
 	}
 	return s.o.DefaultTenant
 }
