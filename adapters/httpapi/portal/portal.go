@@ -33,6 +33,18 @@
 //	GET  /tenants/{tenant}/live                    calls ringing and answered now (refreshes every 2 s)
 //	GET  /tenants/{tenant}/live/calls              the live table alone (what the page refreshes)
 //	GET  /tenants/{tenant}/audit                   the tenant's audit log: ?offset=
+//	GET  /tenants/{tenant}/features                features, call settings, blacklist, webhooks
+//	POST /tenants/{tenant}/features/switch         a feature on or off (feature=, state=on|off)
+//	POST /tenants/{tenant}/features/settings       internal-call policy, technical extensions,
+//	                                               own numbers, lead module (those in the form)
+//	POST /tenants/{tenant}/features/blacklist/add  a number or prefix (number=)
+//	POST /tenants/{tenant}/features/blacklist/remove
+//	POST /tenants/{tenant}/features/blacklist/reason
+//	POST /tenants/{tenant}/features/webhooks       subscribe (url=, events=…): the page showing
+//	                                               the secret, once
+//	GET  /tenants/{tenant}/features/webhooks/{id}  the subscription's delivery log: ?offset=
+//	POST /tenants/{tenant}/features/webhooks/{id}/enable
+//	POST /tenants/{tenant}/features/webhooks/{id}/remove
 //
 // Security: the session cookie holds a token from directory.Login (only
 // its SHA-256 is stored), HttpOnly, SameSite=Lax, Secure when
@@ -41,7 +53,9 @@
 // time, or is refused with 403 before anything runs; bodies are bounded;
 // every response carries a Content-Security-Policy without inline script,
 // X-Frame-Options DENY, Referrer-Policy and nosniff; html/template escapes
-// all output; no token, secret or hash is ever rendered or logged.
+// all output; no token, secret or hash is ever rendered or logged, but for
+// a new webhook subscription's signing secret, shown once on the page that
+// answers its creation.
 package portal
 
 import (
@@ -89,7 +103,7 @@ type Mux interface {
 // Options configure a Portal.
 type Options struct {
 	// Directory does all the work. The portal takes the concrete service,
-	// as the JSON API does: it calls some fifteen of its methods.
+	// as the JSON API does: it calls some twenty-five of its methods.
 	Directory *directory.Service
 	// Live is the live calls board; nil shows an empty live view.
 	Live Live
@@ -112,6 +126,9 @@ type Options struct {
 	Logger *zap.Logger
 	// Registerer gets the portal's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
+	// AllowInsecureWebhooks is webhooks.allow_insecure: webhook URLs may
+	// also be http:// to loopback and private addresses. False: https only.
+	AllowInsecureWebhooks bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -130,6 +147,9 @@ type Portal struct {
 	pages     map[string]*template.Template
 	assets    map[string]asset
 	m         *metrics
+
+	// allowInsecureWebhooks is Options.AllowInsecureWebhooks.
+	allowInsecureWebhooks bool
 }
 
 // asset is an embedded static file with the version its URL carries.
@@ -148,7 +168,8 @@ func New(o Options) (*Portal, error) {
 	if o.SessionTTL <= 0 || o.LoginAttempts < 1 || o.LoginWindow <= 0 {
 		return nil, errors.New("portal: SessionTTL, LoginAttempts and LoginWindow must be positive")
 	}
-	p := &Portal{dir: o.Directory, live: o.Live, selfLinks: o.SelfLinks, ttl: o.SessionTTL, log: o.Logger, now: o.Now}
+	p := &Portal{dir: o.Directory, live: o.Live, selfLinks: o.SelfLinks, allowInsecureWebhooks: o.AllowInsecureWebhooks,
+		ttl: o.SessionTTL, log: o.Logger, now: o.Now}
 	if p.log == nil {
 		p.log = zap.NewNop()
 	}
@@ -218,6 +239,16 @@ func (p *Portal) Mount(m Mux) {
 		{"GET /tenants/{tenant}/live", p.view(p.livePage)},
 		{"GET /tenants/{tenant}/live/calls", p.view(p.liveCalls)},
 		{"GET /tenants/{tenant}/audit", p.view(p.auditPage)},
+		{"GET /tenants/{tenant}/features", p.view(p.featuresPage)},
+		{"POST /tenants/{tenant}/features/switch", p.action(p.setFeature)},
+		{"POST /tenants/{tenant}/features/settings", p.action(p.setCallSettings)},
+		{"POST /tenants/{tenant}/features/blacklist/add", p.action(p.addBlocked)},
+		{"POST /tenants/{tenant}/features/blacklist/remove", p.action(p.removeBlocked)},
+		{"POST /tenants/{tenant}/features/blacklist/reason", p.action(p.setBlockedReason)},
+		{"POST /tenants/{tenant}/features/webhooks", p.action(p.addWebhook)},
+		{"GET /tenants/{tenant}/features/webhooks/{id}", p.view(p.webhookPage)},
+		{"POST /tenants/{tenant}/features/webhooks/{id}/enable", p.action(p.enableWebhook)},
+		{"POST /tenants/{tenant}/features/webhooks/{id}/remove", p.action(p.removeWebhook)},
 	} {
 		m.Handle(r.pattern, r.h)
 	}
@@ -239,7 +270,7 @@ func (p *Portal) secured(h http.HandlerFunc) http.Handler {
 
 // pageNames are the templates in templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "tenants", "zoho", "users", "user", "live", "audit", "error"}
+var pageNames = []string{"login", "tenants", "zoho", "users", "user", "live", "audit", "features", "webhook", "webhook_created", "error"}
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
@@ -250,6 +281,7 @@ func parsePages() (map[string]*template.Template, error) {
 			return t.UTC().Format("2006-01-02 15:04:05 UTC")
 		},
 		"pathEscape": url.PathEscape,
+		"join":       strings.Join,
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range pageNames {

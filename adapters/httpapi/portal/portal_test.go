@@ -53,7 +53,7 @@ func TestCatalogsComplete(t *testing.T) {
 
 	used := map[string]bool{}
 	keyRe := regexp.MustCompile(`\.T "([a-z0-9_.]+)"`)
-	goKeyRe := regexp.MustCompile(`"((?:page|flash|error|login|zoho|users|user|live|audit|status|mode)\.[a-z0-9_.]+)"`)
+	goKeyRe := regexp.MustCompile(`"((?:page|flash|error|login|zoho|users|user|live|audit|status|mode|features|blacklist|webhooks)\.[a-z0-9_.]+)"`)
 	for _, glob := range []string{"templates/*.html", "*.go"} {
 		names, _ := fs.Glob(files, glob)
 		read := func(n string) ([]byte, error) { return fs.ReadFile(files, n) }
@@ -91,6 +91,22 @@ func TestCatalogsComplete(t *testing.T) {
 	}
 	for _, m := range []store.ZohoMode{store.ModeREST, store.ModePhoneBridge} {
 		used["mode."+string(m)] = true
+	}
+	for _, f := range features {
+		used["feature."+f] = true
+		used["feature."+f+"_help"] = true
+	}
+	for _, pol := range internalPolicies {
+		used["policy."+string(pol)] = true
+	}
+	for _, r := range blockReasons {
+		used["reason."+r] = true
+	}
+	for _, st := range []store.WebhookState{store.WebhookPending, store.WebhookActive, store.WebhookDisabled} {
+		used["webhooks.state."+string(st)] = true
+	}
+	for _, r := range []string{store.DeliveryOK, store.DeliveryHTTPError, store.DeliveryNetworkError, store.DeliveryTimeout} {
+		used["delivery."+r] = true
 	}
 	if len(used) < 50 {
 		t.Fatalf("found only %d keys in use: the scan is broken", len(used))
@@ -292,6 +308,18 @@ func TestPagesRender(t *testing.T) {
 			"audit": auditData{base: b(), Entries: []store.AuditEntry{{Time: now, Actor: evil, Via: "portal", Tenant: "acme",
 				Action: "user.link", Target: "1001", Detail: evil, Error: evil}, {Time: now, Actor: "x", Via: "cli", Action: "login"}},
 				From: 1, To: 2, Total: 2},
+			"features": featuresData{base: b(), Switches: featureSwitches(map[string]bool{"missed_call_task": true, evil: true}),
+				Policy: "light", Policies: []string{"skip", "log", "light"}, TechnicalExtensions: evil, OwnNumbers: evil,
+				LeadModule: "Contacts", LeadModules: leadModules, Reasons: blockReasons,
+				Blacklist: directory.Blacklist{Entries: []string{"+4930123456", evil}, Reason: "hangup"},
+				Webhooks: []webhookRow{{ID: "wh_1", URL: evil, State: "disabled", Reason: evil, Failures: 30, RetryAt: now},
+					{ID: "wh_2", URL: "https://crm.example/", Events: []string{"ended", evil}, State: "active"}},
+				EventTypes: eventTypes()},
+			"webhook": webhookData{base: b(), Hook: webhookRow{ID: "wh_1", URL: evil, State: "pending", Reason: evil, Verified: now, Created: now},
+				Deliveries: []deliveryRow{{Time: now, EventType: "ringside.verify", EventID: evil, Attempt: 1, Result: "network_error", Error: evil, Duration: "12ms"},
+					{Time: now, EventType: "call.ended", EventID: "evt_1", Attempt: 2, Result: "ok", Status: 204, Duration: "3ms"}},
+				From: 1, To: 2, Total: 60, Next: "/n"},
+			"webhook_created": webhookCreatedData{base: b(), Hook: webhookRow{ID: "wh_1", URL: evil, State: "pending"}, Secret: "whsec_<b>x</b>"},
 			"error": struct {
 				*base
 				Status  int
@@ -313,6 +341,23 @@ func TestPagesRender(t *testing.T) {
 		p.render(w, 200, "user", userData{base: b(), Number: "1002", SelfLinkProblem: evil})
 		if body := w.Body.String(); !strings.Contains(body, `id="selflink-problem"`) || strings.Contains(body, "selflink-start") || strings.Contains(body, evil) {
 			t.Errorf("%s: a user that cannot link itself renders as\n%s", lang, body)
+		}
+		// The new webhook's page shows its secret (escaped) and says to
+		// copy it now; the Features page has no field that could hold one.
+		w = httptest.NewRecorder()
+		p.render(w, http.StatusCreated, "webhook_created", pages["webhook_created"])
+		if body := w.Body.String(); !strings.Contains(body, `id="webhook-secret">whsec_&lt;b&gt;x&lt;/b&gt;</code>`) ||
+			!strings.Contains(body, `id="secret-warning"`) || w.Code != http.StatusCreated {
+			t.Errorf("%s: the new webhook's page renders as\n%s", lang, body)
+		}
+		w = httptest.NewRecorder()
+		p.render(w, 200, "features", pages["features"])
+		if body := w.Body.String(); !strings.Contains(body, `id="feature-missed_call_task-state">`+catalogs[lang]["common.on"]) ||
+			!strings.Contains(body, `id="feature-caller_name-state">`+catalogs[lang]["common.off"]) ||
+			!strings.Contains(body, `<option value="light" selected>`) || !strings.Contains(body, `<option value="Contacts" selected>`) ||
+			!strings.Contains(body, `<option value="hangup" selected>`) || !strings.Contains(body, `data-number="&#43;4930123456"`) ||
+			!strings.Contains(body, `id="webhook-wh_1-enable"`) || strings.Contains(body, `id="webhook-wh_2-enable"`) {
+			t.Errorf("%s: the features page renders as\n%s", lang, body)
 		}
 		for _, name := range pageNames {
 			data, ok := pages[name]
@@ -337,6 +382,34 @@ func TestPagesRender(t *testing.T) {
 			if !strings.Contains(body, `<html lang="`+lang+`">`) {
 				t.Errorf("%s/%s: no lang attribute", lang, name)
 			}
+		}
+	}
+}
+
+func TestFeatureSwitches(t *testing.T) {
+	got := featureSwitches(map[string]bool{"missed_call_task": true, "zeta": true, "alpha": true, "off_one": false})
+	var names []string
+	for _, f := range got {
+		names = append(names, f.Name)
+		if f.On != (f.Name == "missed_call_task" || f.Name == "zeta" || f.Name == "alpha") || f.Known != slices.Contains(features, f.Name) {
+			t.Errorf("%+v", f)
+		}
+	}
+	want := append(slices.Clone(features), "alpha", "zeta")
+	if !slices.Equal(names, want) {
+		t.Errorf("switches %v, want %v (the known ones in order, then the others that are on)", names, want)
+	}
+}
+
+func TestSplitList(t *testing.T) {
+	for in, want := range map[string][]string{
+		"":                         nil,
+		"8*, fax,60[0-9]":          {"8*", "fax", "60[0-9]"},
+		"+49 30 999000\n+4930999*": {"+49 30 999000", "+4930999*"},
+		" , ,":                     nil,
+	} {
+		if got := splitList(in); !slices.Equal(got, want) {
+			t.Errorf("splitList(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
