@@ -41,41 +41,34 @@ const ScreenArg = "screen"
 // first (the CRM record owner's); the dialplan reads it after Stasis().
 const OwnerVariable = "RINGSIDE_OWNER"
 
-// Screener decides about waiting calls (the daemon implements it on the
-// tenant settings and the caller-lookup cache; pkg/screen decides).
-type Screener interface {
-	// Screen decides within ctx's deadline.
-	Screen(ctx context.Context, c screen.Call) screen.Verdict
-	// Screened is told the verdict that is applied, just before it is (the
-	// deadline may have overruled Screen's).
-	Screened(c screen.Call, v screen.Verdict)
+// screening is screen.Gate under the name Adapter.screener (adapter.go) is
+// declared with: the field holds the adapter's gate from the first
+// SetScreener on, nil before.
+type screening = screen.Gate
+
+// SetScreener makes the adapter screen waiting calls with s (in the daemon
+// the pkg/screen Screener), deciding within deadline (150ms if not
+// positive). Until it is called every such call goes on at once. Safe to
+// call while the adapter runs.
+func (a *Adapter) SetScreener(s screen.Decider, deadline time.Duration) {
+	a.screener.CompareAndSwap(nil, new(screen.Gate))
+	a.screener.Load().Set(s, deadline)
 }
 
-// screening is the screener in use and its deadline.
-type screening struct {
-	s        Screener
-	deadline time.Duration
-}
-
-// SetScreener makes the adapter screen waiting calls with s, deciding
-// within deadline (150ms if not positive). Until it is called every such
-// call goes on at once. Safe to call while the adapter runs.
-func (a *Adapter) SetScreener(s Screener, deadline time.Duration) {
-	if deadline <= 0 {
-		deadline = 150 * time.Millisecond
+// gate is the adapter's screening gate; before SetScreener, a gate with no
+// screener.
+func (a *Adapter) gate() *screen.Gate {
+	if g := a.screener.Load(); g != nil {
+		return g
 	}
-	a.screener.Store(&screening{s: s, deadline: deadline})
+	return new(screen.Gate)
 }
 
 // screen decides about a waiting call and applies the verdict; start is
-// when its StasisStart was read.
+// when its StasisStart was read. The screener is told the verdict before it
+// is applied (screen.Gate.Decide).
 func (a *Adapter) screen(ctx context.Context, c screen.Call, start time.Time) {
-	v := screen.Verdict{Outcome: screen.OutcomeOff}
-	sc := a.screener.Load()
-	if sc != nil {
-		v = a.decide(ctx, sc, c, start)
-		sc.s.Screened(c, v)
-	}
+	v := a.gate().Decide(ctx, c, start, a.actions.Go)
 	ok := a.apply(ctx, c.Channel, v)
 	delay := time.Since(start)
 	a.sm.Observe(v.Outcome, delay)
@@ -87,20 +80,6 @@ func (a *Adapter) screen(ctx context.Context, c screen.Call, start time.Time) {
 		log.Info("blacklisted call rejected", zap.String("entry", v.Blocked), zap.String("reason", v.Reject))
 	default:
 		log.Debug("call screened", zap.Bool("named", v.Name != ""), zap.String("owner_extension", v.Owner))
-	}
-}
-
-// decide asks the screener and waits for it until the deadline at most.
-func (a *Adapter) decide(ctx context.Context, sc *screening, c screen.Call, start time.Time) screen.Verdict {
-	dctx, cancel := context.WithDeadline(ctx, start.Add(sc.deadline))
-	defer cancel()
-	res := make(chan screen.Verdict, 1) // the screener's answer; a late one is dropped, never blocks
-	a.actions.Go(func() { res <- sc.s.Screen(dctx, c) })
-	select {
-	case v := <-res:
-		return v
-	case <-dctx.Done():
-		return screen.Verdict{Outcome: screen.OutcomeLate}
 	}
 }
 

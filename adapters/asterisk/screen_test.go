@@ -54,7 +54,7 @@ func (f *fakeScreener) calls() ([]screen.Call, []screen.Verdict) {
 
 // screened runs one screened call against an adapter with screener s (none
 // when nil) and returns what became of it.
-func screened(t *testing.T, s Screener, deadline time.Duration, call arisim.ScreenedCall) (*rig, arisim.Screening) {
+func screened(t *testing.T, s screen.Decider, deadline time.Duration, call arisim.ScreenedCall) (*rig, arisim.Screening) {
 	t.Helper()
 	sim := newSim(t, arisim.Options{})
 	r := start(t, sim, sim.URL(), nil)

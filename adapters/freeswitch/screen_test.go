@@ -44,7 +44,7 @@ func (f *fakeScreener) Screened(_ screen.Call, v screen.Verdict) {
 
 // screened plays one screened call (the dialplan sleeping sleep) against
 // an adapter with screener s (none when nil).
-func screened(t *testing.T, s Screener, deadline time.Duration, call eslsim.ScreenedCall) (*rig, eslsim.Screening) {
+func screened(t *testing.T, s screen.Decider, deadline time.Duration, call eslsim.ScreenedCall) (*rig, eslsim.Screening) {
 	t.Helper()
 	sim := startSim(t, eslsim.Options{})
 	r := startAdapter(t, sim.Addr(), testPassword, newSink())

@@ -16,12 +16,16 @@
 //     event of a rejected call has reason "blacklisted");
 //   - the metrics every PBX adapter reports the screening with
 //     (ringside_screen_delay_seconds, ringside_screen_calls_total);
-//   - the screener (Screener) a PBX adapter asks: the tenant's settings and
-//     links kept for a while (one read of a tenant at a time), the decision
-//     from the caller-lookup cache alone within the call's deadline, the
-//     background lookup of missed callers (bounded, counted in
-//     ringside_screen_refreshes_total), and the marking of the calls'
-//     events as the pipeline publishes them (Publisher).
+//   - the gate (Gate) every PBX adapter keeps: the Decider in use and its
+//     deadline (screen.deadline), past which the call goes on as it is
+//     (OutcomeLate) and the late answer is dropped;
+//   - the screener (Screener), the Decider a PBX adapter asks: the
+//     tenant's settings and links kept for a while (one read of a tenant
+//     at a time), the decision from the caller-lookup cache alone within
+//     the call's deadline, the background lookup of missed callers
+//     (bounded, counted in ringside_screen_refreshes_total), and the
+//     marking of the calls' events as the pipeline publishes them
+//     (Publisher).
 //
 // The PBX side (how a call waits and how a name, a variable or a rejection
 // reaches the PBX) is the adapters'; so are the store, the cache's value

@@ -81,8 +81,8 @@ const (
 // loadTimeout bounds one read of a tenant and its links.
 const loadTimeout = 5 * time.Second
 
-// Screener screens inbound calls for a PBX adapter (its Screener
-// interface): it decides (Decide) from the tenant's settings and links,
+// Screener screens inbound calls for a PBX adapter (the Decider its Gate
+// asks): it decides (Decide) from the tenant's settings and links,
 // kept Options.SettingsTTL, and the caller-lookup cache alone — never the
 // CRM — within the deadline of the call's context. A cache miss rings with
 // no name and is looked up in the background (Options.RefreshConcurrency
