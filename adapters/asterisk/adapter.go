@@ -82,7 +82,7 @@ type Adapter struct {
 	running atomic.Bool
 	actions sync.WaitGroup // feature-code confirmations and screenings in flight
 
-	screener atomic.Pointer[screening] // nil until SetScreener (screen.go)
+	screener screen.Gate // no screener until SetScreener (screen.go)
 	sm       *screen.Metrics
 }
 

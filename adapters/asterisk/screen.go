@@ -41,34 +41,19 @@ const ScreenArg = "screen"
 // first (the CRM record owner's); the dialplan reads it after Stasis().
 const OwnerVariable = "RINGSIDE_OWNER"
 
-// screening is screen.Gate under the name Adapter.screener (adapter.go) is
-// declared with: the field holds the adapter's gate from the first
-// SetScreener on, nil before.
-type screening = screen.Gate
-
 // SetScreener makes the adapter screen waiting calls with s (in the daemon
 // the pkg/screen Screener), deciding within deadline (150ms if not
 // positive). Until it is called every such call goes on at once. Safe to
 // call while the adapter runs.
 func (a *Adapter) SetScreener(s screen.Decider, deadline time.Duration) {
-	a.screener.CompareAndSwap(nil, new(screen.Gate))
-	a.screener.Load().Set(s, deadline)
-}
-
-// gate is the adapter's screening gate; before SetScreener, a gate with no
-// screener.
-func (a *Adapter) gate() *screen.Gate {
-	if g := a.screener.Load(); g != nil {
-		return g
-	}
-	return new(screen.Gate)
+	a.screener.Set(s, deadline)
 }
 
 // screen decides about a waiting call and applies the verdict; start is
 // when its StasisStart was read. The screener is told the verdict before it
 // is applied (screen.Gate.Decide).
 func (a *Adapter) screen(ctx context.Context, c screen.Call, start time.Time) {
-	v := a.gate().Decide(ctx, c, start, a.actions.Go)
+	v := a.screener.Decide(ctx, c, start, a.actions.Go)
 	ok := a.apply(ctx, c.Channel, v)
 	delay := time.Since(start)
 	a.sm.Observe(v.Outcome, delay)

@@ -134,7 +134,7 @@ type Adapter struct {
 	legs    *clicktocall.LegWatch // click-to-call legs waited for (clicktocall.go)
 	running atomic.Bool
 
-	screener atomic.Pointer[screening] // nil until SetScreener (screen.go)
+	screener screen.Gate // no screener until SetScreener (screen.go)
 	sm       *screen.Metrics
 	actions  sync.WaitGroup // screenings in flight
 }

@@ -46,27 +46,12 @@ const DefaultScreenSubclass = "ringside::screen"
 // first (the CRM record owner's); the dialplan reads it after the sleep.
 const OwnerVariable = "ringside_owner"
 
-// screening is screen.Gate under the name Adapter.screener (adapter.go) is
-// declared with: the field holds the adapter's gate from the first
-// SetScreener on, nil before.
-type screening = screen.Gate
-
 // SetScreener makes the adapter screen waiting calls with s (in the daemon
 // the pkg/screen Screener), deciding within deadline (150ms if not
 // positive). Until it is called every such call is released at once. Safe
 // to call while the adapter runs.
 func (a *Adapter) SetScreener(s screen.Decider, deadline time.Duration) {
-	a.screener.CompareAndSwap(nil, new(screen.Gate))
-	a.screener.Load().Set(s, deadline)
-}
-
-// gate is the adapter's screening gate; before SetScreener, a gate with no
-// screener.
-func (a *Adapter) gate() *screen.Gate {
-	if g := a.screener.Load(); g != nil {
-		return g
-	}
-	return new(screen.Gate)
+	a.screener.Set(s, deadline)
 }
 
 // screenCall describes the call of a screen event.
@@ -83,7 +68,7 @@ func screenCall(tr *Translator, e *Event) screen.Call {
 // when its event was read. The screener is told the verdict before it is
 // applied (screen.Gate.Decide).
 func (a *Adapter) screen(ctx context.Context, c screen.Call, start time.Time) {
-	v := a.gate().Decide(ctx, c, start, a.actions.Go)
+	v := a.screener.Decide(ctx, c, start, a.actions.Go)
 	ok := a.applyVerdict(ctx, c.Channel, v)
 	delay := a.o.Now().Sub(start)
 	a.sm.Observe(v.Outcome, delay)
