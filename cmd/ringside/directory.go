@@ -15,6 +15,7 @@ import (
 func newDirectory(cfg config.Config, st stateStore, zc *zoho.Client, disc directory.Discoverer, log *zap.Logger) (*directory.Service, error) {
 	o := directory.Options{
 		Store: st, Discoverer: disc, DefaultTenant: cfg.PBX.DefaultTenant, NewSecret: zoho.NewSecret, Logger: log.Named("directory"),
+		AllowInsecureWebhooks: cfg.Webhooks.Insecure(),
 		URLs: func(tenant string) (string, map[string]string) {
 			return clicktocall.ClickToDialURL(cfg.HTTP.PublicURL, tenant), clicktocall.CallControlURLs(cfg.HTTP.PublicURL, tenant)
 		},

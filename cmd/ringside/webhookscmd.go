@@ -123,7 +123,7 @@ func cmdWebhooks(ctx context.Context, args, env []string, stdout, stderr io.Writ
 	defer wc.close()
 	switch sub {
 	case "add":
-		return wc.add(ctx, *tenant, directory.NewWebhook{URL: *url, Events: types, AllowInsecure: cfg.Webhooks.Insecure()}, stdout)
+		return wc.add(ctx, *tenant, directory.NewWebhook{URL: *url, Events: types}, stdout)
 	case "list":
 		return wc.list(ctx, *tenant, stdout)
 	case "remove":

@@ -104,6 +104,8 @@ func (d discoverer) Extensions(context.Context) ([]store.Extension, error) { ret
 type worldOpts struct {
 	// pbx, when set, is the PBX discovery reads; nil: no PBX (503 no_pbx).
 	pbx directory.Discoverer
+	// insecureWebhooks is webhooks.allow_insecure.
+	insecureWebhooks bool
 }
 
 func newWorld(t *testing.T, o worldOpts) *world {
@@ -143,7 +145,7 @@ func newWorld(t *testing.T, o worldOpts) *world {
 	}
 	z := zoho.Directory{Client: w.zc}
 	w.dir, err = directory.New(directory.Options{Store: w.st, Zoho: z, Connector: z, Discoverer: o.pbx,
-		DefaultTenant: "acme", Logger: log,
+		DefaultTenant: "acme", Logger: log, AllowInsecureWebhooks: o.insecureWebhooks,
 		NewSecret: func() string { s := zoho.NewSecret(); w.addSecret(s); return s },
 		URLs: func(tenant string) (string, map[string]string) {
 			return clicktocall.ClickToDialURL(w.srv.URL, tenant), clicktocall.CallControlURLs(w.srv.URL, tenant)

@@ -362,15 +362,15 @@ func TestWebhooks(t *testing.T) {
 	}
 }
 
-// TestWebhooksInsecure: with Options.AllowInsecureWebhooks
-// (webhooks.allow_insecure) http:// is accepted to a loopback or private
+// TestWebhooksInsecure: with webhooks.allow_insecure (the service's
+// AllowInsecureWebhooks) http:// is accepted to a loopback or private
 // address only.
 func TestWebhooksInsecure(t *testing.T) {
-	w := newWorld(t, worldOpts{})
+	w := newWorld(t, worldOpts{insecureWebhooks: true})
 	if _, err := w.dir.CreateTenant(w.ctx, directory.Operator("test"), "acme", ""); err != nil {
 		t.Fatal(err)
 	}
-	h, err := adminapi.New(adminapi.Options{Directory: w.dir, AllowInsecureWebhooks: true})
+	h, err := adminapi.New(adminapi.Options{Directory: w.dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,9 +44,17 @@ var setup = directory.Operator("setup")
 // no Zoho client configured), with tenants created through it.
 func newService(t *testing.T, st store.Store, tenants ...string) *directory.Service {
 	t.Helper()
-	s, err := directory.New(directory.Options{Store: st, Logger: zaptest.NewLogger(t),
-		URLs:      func(string) (string, map[string]string) { return "", nil },
-		NewSecret: func() string { return "s" }})
+	return newServiceWith(t, st, directory.Options{}, tenants...)
+}
+
+// newServiceWith is newService with options (Store, Logger, URLs and
+// NewSecret are set).
+func newServiceWith(t *testing.T, st store.Store, o directory.Options, tenants ...string) *directory.Service {
+	t.Helper()
+	o.Store, o.Logger = st, zaptest.NewLogger(t)
+	o.URLs = func(string) (string, map[string]string) { return "", nil }
+	o.NewSecret = func() string { return "s" }
+	s, err := directory.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,7 +50,6 @@ func testWebhookAdmin(t *testing.T, st store.Store) {
 	}{
 		"another tenant":     {ana, "globex", directory.NewWebhook{URL: "https://crm.example/"}, directory.ErrForbidden},
 		"http":               {op, "acme", directory.NewWebhook{URL: "http://crm.example/"}, store.ErrInvalid},
-		"http to a public":   {op, "acme", directory.NewWebhook{URL: "http://8.8.8.8/", AllowInsecure: true}, store.ErrInvalid},
 		"unknown event type": {op, "acme", directory.NewWebhook{URL: "https://crm.example/", Events: []string{"hangup"}}, store.ErrInvalid},
 		"missing tenant":     {op, "initech", directory.NewWebhook{URL: "https://crm.example/"}, store.ErrNotFound},
 	} {
@@ -58,7 +57,13 @@ func testWebhookAdmin(t *testing.T, st store.Store) {
 			t.Errorf("add with %s: %v, want %v", name, err, tc.want)
 		}
 	}
-	if _, err := s.AddWebhook(ctx, op, "globex", directory.NewWebhook{URL: "http://127.0.0.1:8080/hooks", AllowInsecure: true}); err != nil {
+	// webhooks.allow_insecure lets http go to loopback and private
+	// addresses only, whoever adds the webhook.
+	insecure := newServiceWith(t, st, directory.Options{AllowInsecureWebhooks: true})
+	if _, err := insecure.AddWebhook(ctx, op, "acme", directory.NewWebhook{URL: "http://8.8.8.8/"}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("http to a public address with allow_insecure: %v, want invalid", err)
+	}
+	if _, err := insecure.AddWebhook(ctx, op, "globex", directory.NewWebhook{URL: "http://127.0.0.1:8080/hooks"}); err != nil {
 		t.Fatalf("http to loopback with allow_insecure: %v", err)
 	}
 	if all, _ := s.ListWebhooks(ctx, op, ""); len(all) != 2 {

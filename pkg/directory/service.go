@@ -139,6 +139,10 @@ type Options struct {
 	// DefaultTenant receives discovered extensions whose tenant the PBX
 	// cannot tell (pbx.default_tenant).
 	DefaultTenant string
+	// AllowInsecureWebhooks is webhooks.allow_insecure: webhook URLs may
+	// also be http:// to loopback and private addresses, from every
+	// surface. False: https only.
+	AllowInsecureWebhooks bool
 	// NewSecret returns a fresh per-user click-to-dial secret.
 	NewSecret func() string
 	Logger    *zap.Logger

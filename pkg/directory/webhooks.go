@@ -19,14 +19,13 @@ import (
 
 // NewWebhook is a subscription to add.
 type NewWebhook struct {
-	// URL receives the deliveries: https, or with AllowInsecure http to a
-	// loopback or private address (webhooks.CheckURL).
+	// URL receives the deliveries: https, or with
+	// Options.AllowInsecureWebhooks http to a loopback or private address
+	// (webhooks.CheckURL).
 	URL string
 	// Events are the call event types delivered ("ended", "ringing");
 	// empty: every type.
 	Events []string
-	// AllowInsecure is webhooks.allow_insecure of the configuration.
-	AllowInsecure bool
 }
 
 // describe is the audit detail of n.
@@ -51,7 +50,7 @@ func (s *Service) addWebhook(ctx context.Context, a Actor, tenant string, n NewW
 	if err := s.authorize(a, tenant); err != nil {
 		return store.Webhook{}, err
 	}
-	if err := webhooks.CheckURL(n.URL, n.AllowInsecure); err != nil {
+	if err := webhooks.CheckURL(n.URL, s.o.AllowInsecureWebhooks); err != nil {
 		return store.Webhook{}, err
 	}
 	types, err := webhooks.EventTypes(strings.Join(n.Events, ","))

@@ -53,23 +53,18 @@ type Options struct {
 	// Now is the clock of the expires_at of new tokens; nil means
 	// time.Now.
 	Now func() time.Time
-	// AllowInsecureWebhooks is webhooks.allow_insecure: POST
-	// /tenants/{tenant}/webhooks then accepts http:// URLs to loopback or
-	// private addresses. False: https only.
-	AllowInsecureWebhooks bool
 }
 
 // Handler serves the API under Prefix. Create it with New.
 type Handler struct {
-	dir              *directory.Service
-	live             Live
-	tokenTTL         time.Duration
-	insecureWebhooks bool
-	log              *zap.Logger
-	now              func() time.Time
-	mux              *http.ServeMux
-	routes           []string
-	requests         *prometheus.CounterVec
+	dir      *directory.Service
+	live     Live
+	tokenTTL time.Duration
+	log      *zap.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
+	routes   []string
+	requests *prometheus.CounterVec
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -84,7 +79,7 @@ func New(o Options) (*Handler, error) {
 	if o.Directory == nil {
 		return nil, errors.New("adminapi: Options.Directory is required")
 	}
-	h := &Handler{dir: o.Directory, live: o.Live, tokenTTL: o.TokenTTL, insecureWebhooks: o.AllowInsecureWebhooks,
+	h := &Handler{dir: o.Directory, live: o.Live, tokenTTL: o.TokenTTL,
 		log: o.Logger, now: o.Now, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "ringside",

@@ -104,7 +104,7 @@ func (h *Handler) addWebhook(r *http.Request, a directory.Actor) (int, any, erro
 		return 0, nil, invalid("url is required: the receiver's https URL")
 	}
 	w, err := h.dir.AddWebhook(r.Context(), a, r.PathValue("tenant"),
-		directory.NewWebhook{URL: in.URL, Events: in.Events, AllowInsecure: h.insecureWebhooks})
+		directory.NewWebhook{URL: in.URL, Events: in.Events})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -126,9 +126,6 @@ type Options struct {
 	Logger *zap.Logger
 	// Registerer gets the portal's metrics; nil leaves them unregistered.
 	Registerer prometheus.Registerer
-	// AllowInsecureWebhooks is webhooks.allow_insecure: webhook URLs may
-	// also be http:// to loopback and private addresses. False: https only.
-	AllowInsecureWebhooks bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -147,9 +144,6 @@ type Portal struct {
 	pages     map[string]*template.Template
 	assets    map[string]asset
 	m         *metrics
-
-	// allowInsecureWebhooks is Options.AllowInsecureWebhooks.
-	allowInsecureWebhooks bool
 }
 
 // asset is an embedded static file with the version its URL carries.
@@ -168,7 +162,7 @@ func New(o Options) (*Portal, error) {
 	if o.SessionTTL <= 0 || o.LoginAttempts < 1 || o.LoginWindow <= 0 {
 		return nil, errors.New("portal: SessionTTL, LoginAttempts and LoginWindow must be positive")
 	}
-	p := &Portal{dir: o.Directory, live: o.Live, selfLinks: o.SelfLinks, allowInsecureWebhooks: o.AllowInsecureWebhooks,
+	p := &Portal{dir: o.Directory, live: o.Live, selfLinks: o.SelfLinks,
 		ttl: o.SessionTTL, log: o.Logger, now: o.Now}
 	if p.log == nil {
 		p.log = zap.NewNop()

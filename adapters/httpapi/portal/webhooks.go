@@ -63,8 +63,7 @@ type webhookCreatedData struct {
 func (p *Portal) addWebhook(w http.ResponseWriter, r *http.Request, s *session) {
 	tenant := r.PathValue("tenant")
 	back := featuresPath(tenant) + "#webhooks"
-	n := directory.NewWebhook{URL: strings.TrimSpace(r.PostForm.Get("url")), Events: r.PostForm["events"],
-		AllowInsecure: p.allowInsecureWebhooks}
+	n := directory.NewWebhook{URL: strings.TrimSpace(r.PostForm.Get("url")), Events: r.PostForm["events"]}
 	// The tenant first: once the subscription exists, nothing may keep its
 	// secret from being shown.
 	t, err := p.dir.Tenant(r.Context(), s.actor, tenant)
