@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/screen"
 	"github.com/ringside/ringside/pkg/store"
 )
@@ -202,6 +203,27 @@ func (l *Lookup) Cached(ctx context.Context, tenant, e164 string) (Match, bool, 
 		return Match{}, false, nil
 	}
 	return m, true, nil
+}
+
+var _ clicktocall.Names = (*Lookup)(nil)
+
+// CachedName is the name of the record cached for number, read in the
+// tenant's region, or "" (none cached, no match, the store failing): the
+// name a click-to-call shows the user while their phone rings. It never
+// asks Zoho.
+func (l *Lookup) CachedName(ctx context.Context, tenant, number string) string {
+	region := ""
+	if l.c != nil {
+		if t, err := l.c.o.Tenants.Tenant(ctx, tenant); err == nil {
+			region = t.Settings.Region
+		}
+	}
+	e164, ok := Normalize(number, region)
+	if !ok {
+		return ""
+	}
+	m, _, _ := l.Cached(ctx, tenant, e164)
+	return m.Name
 }
 
 // Screening is a Lookup as the screening of inbound calls uses it: the

@@ -98,8 +98,8 @@ func (c *clickSide) serveNode(cfg config.Config, bus *natsbus.Bus, pbx callPBX, 
 // split the events between nodes and, after a restart, skip the ones it
 // had acked before).
 func (c *clickSide) mountHTTP(cfg config.Config, srv *httpapi.Server, st stateStore, bus *natsbus.Bus, reporter clicktocall.Reporter,
-	log *zap.Logger, reg prometheus.Registerer) (func(context.Context, *natsbus.Bus) error, error) {
-	svc, err := clicktocall.NewService(clicktocall.ServiceOptions{Users: st, Claims: st, Commander: bus, Reporter: reporter,
+	names clicktocall.Names, log *zap.Logger, reg prometheus.Registerer) (func(context.Context, *natsbus.Bus) error, error) {
+	svc, err := clicktocall.NewService(clicktocall.ServiceOptions{Users: st, Claims: st, Commander: bus, Reporter: reporter, Names: names,
 		NodeOf: func(string) string { return cfg.NodeID }, AuthParam: cfg.ClickToCall.AuthParam,
 		DedupWindow: cfg.ClickToCall.DedupWindow, Logger: log, Registerer: reg})
 	if err != nil {

@@ -184,7 +184,7 @@ func runDaemon(ctx context.Context, cfg config.Config, log *zap.Logger, h daemon
 		reporter = z.client
 		srv.Handle("GET "+cfg.Zoho.CallbackPath, z.client.CallbackHandler())
 		ready.Register("zoho", z.client.Ready)
-		calls, err := click.mountHTTP(cfg, srv, st, b, reporter, log, reg)
+		calls, err := click.mountHTTP(cfg, srv, st, b, reporter, z.lookup, log, reg)
 		if err != nil {
 			return err
 		}

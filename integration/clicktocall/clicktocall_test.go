@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ringside/ringside/adapters/zoho"
 	arisim "github.com/ringside/ringside/integration/sim/ari"
 	eslsim "github.com/ringside/ringside/integration/sim/esl"
 	"github.com/ringside/ringside/pkg/config"
@@ -84,6 +85,15 @@ func TestClickRingsTheRegisteredTerminalThenTheCustomer(t *testing.T) {
 				if kind == store.Mobile && term.Mobile == "" || kind == store.Desk && term.Device == "" {
 					t.Fatalf("terminal = %+v", term)
 				}
+				// A customer cached by an earlier lookup is named on leg A
+				// (desk); one never looked up shows the number alone (mobile).
+				name := ""
+				if kind == store.Desk {
+					name = "Eva Meyer"
+					if err := w.lookup.Remember(w.ctx, "acme", "", customer, zoho.Match{Module: "Contacts", ID: "1", Name: name}); err != nil {
+						t.Fatal(err)
+					}
+				}
 				if code := w.click("+49 (30) 123456"); code != http.StatusOK {
 					t.Fatalf("click: %d", code)
 				}
@@ -95,8 +105,12 @@ func TestClickRingsTheRegisteredTerminalThenTheCustomer(t *testing.T) {
 					if kind == store.Mobile {
 						want = "PJSIP/trunk" // PJSIP/+491701234567@trunk
 					}
-					if a.Endpoint != want || a.Caller.Number != customer {
-						t.Errorf("leg A = %s showing %q, want %s showing %s", a.Endpoint, a.Caller.Number, want, customer)
+					wantName := name
+					if wantName == "" {
+						wantName = customer // the number stands for the name
+					}
+					if a.Endpoint != want || a.Caller.Number != customer || a.Caller.Name != wantName {
+						t.Errorf("leg A = %s showing %q %q, want %s showing %q %s", a.Endpoint, a.Caller.Name, a.Caller.Number, want, wantName, customer)
 					}
 				}
 				w.talk("t1")
@@ -112,6 +126,9 @@ func TestClickRingsTheRegisteredTerminalThenTheCustomer(t *testing.T) {
 					}
 					if !strings.Contains(cmds, want) || !strings.Contains(cmds, "sofia/gateway/trunk/"+customer+")") {
 						t.Errorf("originate does not ring %q then the customer:\n%s", want, cmds)
+					}
+					if named := strings.Contains(cmds, "origination_caller_id_name='Eva Meyer'") || strings.Contains(cmds, "origination_caller_id_name=Eva Meyer"); named != (name != "") {
+						t.Errorf("leg A named %t, want %t:\n%s", named, name != "", cmds)
 					}
 				}
 			})

@@ -99,6 +99,7 @@ type world struct {
 	base   string
 	secret string
 	sink   *sink
+	lookup *zoho.Lookup // the caller-lookup cache the click reads leg A's name from
 	ids    atomic.Int64
 	ari    *arisim.Server
 	ast    *asterisk.Adapter
@@ -241,8 +242,9 @@ func newWorldVia(t testing.TB, pbx string, via func(ariURL string) string) *worl
 	}
 
 	// HTTP: the click-to-dial and call-control handlers.
+	w.lookup = zoho.NewLookup(zc, w.kv, zoho.LookupOptions{})
 	svc, err := clicktocall.NewService(clicktocall.ServiceOptions{Users: w.kv, Claims: w.kv, Commander: bus,
-		Reporter: zc, NodeOf: func(string) string { return node }, AuthParam: "ringside_auth", DedupWindow: 2 * time.Second,
+		Reporter: zc, Names: w.lookup, NodeOf: func(string) string { return node }, AuthParam: "ringside_auth", DedupWindow: 2 * time.Second,
 		Logger: log, Registerer: w.reg, NewID: func() string { return fmt.Sprintf("t%d", w.ids.Add(1)) }})
 	if err != nil {
 		t.Fatal(err)

@@ -42,12 +42,23 @@ type Commander interface {
 	Command(ctx context.Context, subject string, payload []byte) ([]byte, error)
 }
 
+// Names gives a customer's name from the caller-lookup cache, never asking
+// the CRM ("" when none is cached): leg A shows it while it rings.
+type Names interface {
+	CachedName(ctx context.Context, tenant, number string) string
+}
+
+// nameWait bounds the cache read for leg A's name: a slow store costs the
+// click this much at most, and the phone then shows the number alone.
+const nameWait = 50 * time.Millisecond
+
 // ServiceOptions configure a Service.
 type ServiceOptions struct {
 	Users     Users
 	Claims    Claims
 	Commander Commander
 	Reporter  Reporter // refusals the user should read (switched off, no node); nil: none
+	Names     Names    // the customer's name for leg A; nil: the number alone
 	// NodeOf names the node that owns the PBX of a tenant (the daemon's own
 	// node_id when one Ringside serves one PBX).
 	NodeOf func(tenant string) string
@@ -246,7 +257,7 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cmd := events.Originate{V: events.Version, ID: s.o.NewID(), Tenant: tenant, Extension: link.Extension, ZohoUser: zohoUser,
-		Customer: number, RequestedAt: s.o.Now().UTC()}
+		Customer: number, CustomerName: s.name(ctx, tenant, number), RequestedAt: s.o.Now().UTC()}
 	s.terminal(ctx, &cmd, log)
 	if err := s.send(ctx, cmd); err != nil {
 		_ = s.o.Claims.Release(context.WithoutCancel(ctx), key)
@@ -335,4 +346,14 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// name is the customer's cached name, within nameWait.
+func (s *Service) name(ctx context.Context, tenant, number string) string {
+	if s.o.Names == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, nameWait)
+	defer cancel()
+	return s.o.Names.CachedName(ctx, tenant, number)
 }
