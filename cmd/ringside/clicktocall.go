@@ -20,7 +20,6 @@ import (
 	"github.com/ringside/ringside/pkg/clicktocall"
 	"github.com/ringside/ringside/pkg/config"
 	"github.com/ringside/ringside/pkg/events"
-	"github.com/ringside/ringside/pkg/store"
 )
 
 // callPBX is a PBX adapter that places click-to-calls and acts on calls in
@@ -156,16 +155,6 @@ func terminalsConsumer(terms *clicktocall.Terminals) func(context.Context, *nats
 			Retry: backoff.Policy{Initial: time.Second, Max: time.Minute},
 		}, func(ctx context.Context, m natsbus.Message) error { return terms.HandleMessage(ctx, m.Data) })
 	}
-}
-
-// registerClickToCall registers a linked user's click-to-dial and
-// call-control URLs at Zoho, with the link's secret as the
-// click_to_call.auth_param parameter Zoho echoes back.
-func registerClickToCall(ctx context.Context, c *zoho.Client, cfg config.Config, l store.Link) error {
-	return c.RegisterUser(ctx, l.Tenant, zoho.Registration{ZohoUser: l.ZohoUser,
-		ClickToDial: clicktocall.ClickToDialURL(cfg.HTTP.PublicURL, l.Tenant),
-		CallControl: clicktocall.CallControlURLs(cfg.HTTP.PublicURL, l.Tenant),
-		Secret:      l.Secret, ParamName: cfg.ClickToCall.AuthParam})
 }
 
 // boundPublicURL puts the port the server got into a public URL that says

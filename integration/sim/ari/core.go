@@ -452,14 +452,6 @@ func (s *Server) play(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, pb)
 }
 
-// OnContinue sets what the dialplan does with channel id after the
-// application lets it continue (by default: the next priority hangs up).
-func (s *Server) OnContinue(id string, f func()) {
-	s.mu.Lock()
-	s.onCont[id] = f
-	s.mu.Unlock()
-}
-
 func (s *Server) cont(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

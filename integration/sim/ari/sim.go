@@ -1021,11 +1021,6 @@ func (s *Server) Channels() int {
 	return len(s.channels)
 }
 
-// WaitGone waits until channel id no longer exists.
-func (s *Server) WaitGone(ctx context.Context, id string) error {
-	return s.waitFor(ctx, func() bool { return s.channels[id] == nil })
-}
-
 // Base64Auth is the Authorization header value for user:pass (tests).
 func Base64Auth(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))

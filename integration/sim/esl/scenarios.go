@@ -2,7 +2,6 @@ package eslsim
 
 import (
 	"fmt"
-	"sort"
 	"time"
 )
 
@@ -112,16 +111,6 @@ func scripts() map[string]func(p *Player) {
 			p.FeatureCode(a, "*037", "1001", "user/1001@"+Domain, "")
 		},
 	}
-}
-
-// Scenarios lists the scripted scenarios.
-func Scenarios() []string {
-	var out []string
-	for n := range scripts() {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Play plays a scenario script to completion (every event queued).

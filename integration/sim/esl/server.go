@@ -150,13 +150,6 @@ func (s *Server) Close() error {
 // EventsSent counts the events queued to subscribed, unfrozen listeners.
 func (s *Server) EventsSent() uint64 { return s.sent.Load() }
 
-// Connections is the number of connected clients (frozen ones included).
-func (s *Server) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // Commands lists the commands received so far (passwords masked).
 func (s *Server) Commands() []string {
 	s.mu.Lock()
