@@ -408,18 +408,6 @@ func usageError(fs *flag.FlagSet, msg string) error {
 	return errUsage
 }
 
-// loadConfig loads the configuration, printing every problem on stderr.
-func loadConfig(path string, env []string, stderr io.Writer) (config.Config, error) {
-	cfg, err := config.Load(path, env)
-	if err != nil {
-		for _, p := range splitJoined(err) {
-			fmt.Fprintf(stderr, "%s: %v\n", path, p)
-		}
-		return cfg, fmt.Errorf("%s: invalid configuration", path)
-	}
-	return cfg, nil
-}
-
 // resolveTenant defaults -tenant to pbx.default_tenant and checks it.
 func resolveTenant(fs *flag.FlagSet, tenant *string, cfg config.Config) error {
 	if *tenant == "" {

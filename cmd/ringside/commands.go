@@ -58,12 +58,9 @@ func cmdServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path, env)
+	cfg, err := loadConfig(*path, env, stderr)
 	if err != nil {
-		for _, p := range splitJoined(err) {
-			fmt.Fprintf(stderr, "%s: %v\n", *path, p)
-		}
-		return fmt.Errorf("%s: invalid configuration", *path)
+		return err
 	}
 	log, err := newLogger(cfg.Log.Level, cfg.Log.Format, stderr)
 	if err != nil {
@@ -71,4 +68,16 @@ func cmdServe(ctx context.Context, args, env []string, stderr io.Writer) error {
 	}
 	defer func() { _ = log.Sync() }()
 	return runDaemon(ctx, cfg, log, daemonHooks{pbx: newPBX(cfg, log)})
+}
+
+// loadConfig loads the configuration, printing every problem on stderr.
+func loadConfig(path string, env []string, stderr io.Writer) (config.Config, error) {
+	cfg, err := config.Load(path, env)
+	if err != nil {
+		for _, p := range splitJoined(err) {
+			fmt.Fprintf(stderr, "%s: %v\n", path, p)
+		}
+		return cfg, fmt.Errorf("%s: invalid configuration", path)
+	}
+	return cfg, nil
 }

@@ -76,12 +76,9 @@ func cmdZoho(ctx context.Context, args, env []string, stdin io.Reader, stdout, s
 	if err := parseFlags(fs, rest); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path, env)
+	cfg, err := loadConfig(*path, env, stderr)
 	if err != nil {
-		for _, p := range splitJoined(err) {
-			fmt.Fprintf(stderr, "%s: %v\n", *path, p)
-		}
-		return fmt.Errorf("%s: invalid configuration", *path)
+		return err
 	}
 	if !zohoEnabled(cfg) {
 		return errors.New("zoho is not configured: set zoho.client_id, zoho.client_secret and zoho.token_key_file")
